@@ -1,0 +1,1 @@
+"""The ``shift`` command line (see :mod:`shift_core.cli.main`)."""
