@@ -1,0 +1,78 @@
+"""The result record of every check (theorems, boundary): frozen data, written as JSON under ``data/``.
+
+An impossibility theorem is an *expected* counterexample: ``expected="counterexample"`` and the check passes
+when the search finds one. Every exhaustive (E) check also runs a positive control that must succeed, so no
+check is vacuous; its outcome is part of the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["W", "E", "P"]  # witness, bounded exhaustive search, property-based
+Verdict = Literal["counterexample", "holds"]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A positive control: something the search must find possible (oracle overlay, pid-aware decider...)."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's outcome.
+
+    :param check_id: the vocabulary id (e.g. ``thm1_indistinguishability``), plus a ``/variant`` suffix.
+    :param rocq_name: the Rocq theorem this mirrors (HEAD a6e39e0), or ``""`` when not mechanized.
+    :param paper_name: the paper's name where it differs (paper-era e3e862e), else ``""``.
+    :param counterexample: the shortest counterexample as a list of printable steps (events or actions).
+    :param states: states (or traces) generated; ``unique_states``: distinct ones; ``complete``: the bound was
+        exhausted (a "holds" verdict from an incomplete search is not evidence).
+    """
+
+    check_id: str
+    title: str
+    kind: Kind
+    rocq_name: str
+    paper_name: str
+    mode: str
+    bound: dict[str, Any]
+    expected: Verdict
+    verdict: Verdict
+    states: int
+    unique_states: int
+    max_depth: int
+    complete: bool
+    seconds: float
+    counterexample: tuple[str, ...] = ()
+    counterexample_pair: tuple[tuple[str, ...], ...] = ()
+    controls: tuple[Control, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def counterexample_length(self) -> int:
+        return len(self.counterexample)
+
+    @property
+    def passed(self) -> bool:
+        """The verdict matches the expectation, the search completed, and every positive control passed."""
+        return self.verdict == self.expected and self.complete and all(c.passed for c in self.controls)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id, "title": self.title, "kind": self.kind, "rocq_name": self.rocq_name,
+            "paper_name": self.paper_name, "mode": self.mode, "bound": self.bound, "expected": self.expected,
+            "verdict": self.verdict, "passed": self.passed, "states": self.states,
+            "unique_states": self.unique_states, "max_depth": self.max_depth, "complete": self.complete,
+            "seconds": round(self.seconds, 4), "counterexample": list(self.counterexample),
+            "counterexample_length": self.counterexample_length,
+            "counterexample_pair": [list(t) for t in self.counterexample_pair],
+            "controls": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.controls],
+            "counts": self.counts, "notes": self.notes,
+        }
