@@ -5,18 +5,20 @@ without a ``Receive`` or a ``Completion`` after a lost ACK. Rocq defines two wel
 (``wf_execute_after_receive``, ``wf_loss_after_send``) and never uses them. This automaton is the physical
 reading, per operation (identified by value, as in Rocq):
 
-========  ==========================================  ==============
-event     allowed when (phase of that op)              next phase
-========  ==========================================  ==============
-Send      idle, lost, ack_lost, timed_out (a retry)    sent
-PacketLost sent                                         lost
-Receive   sent                                         received
-Execute   received; result = ``exec_op`` on memory      executed
-AckLost   executed                                     ack_lost
-Completion executed; result = the executed result      completed
-Timeout   lost, ack_lost (the RC timer fires only      timed_out
-          when a request or its ACK was dropped)
-========  ==========================================  ==============
+==========  ===============================================  ==========
+event       allowed when (phase of that op)                  next phase
+==========  ===============================================  ==========
+Send        idle, lost, ack_lost, timed_out (a retry)        sent
+PacketLost  sent                                             lost
+Receive     sent                                             received
+Execute     received; result = ``exec_op`` on memory         executed
+AckLost     executed                                         ack_lost
+Completion  executed; or sent/received/lost after an         completed
+            earlier attempt executed (RC duplicate
+            detection); result = the executed result
+Timeout     lost, ack_lost (the RC timer fires only when a   timed_out
+            request or its ACK was dropped)
+==========  ===============================================  ==========
 
 Application events: ``AppConsume(a, v)`` needs memory[a] = v (the app reads what is there);
 ``AppReuse(a, v)`` needs an earlier ``AppConsume`` of ``a`` not yet followed by a reuse (consume, then reuse).
@@ -65,6 +67,9 @@ class Phase(enum.Enum):
 
 SEND_FROM = frozenset({Phase.IDLE, Phase.LOST, Phase.ACK_LOST, Phase.TIMED_OUT})
 TIMEOUT_FROM = frozenset({Phase.LOST, Phase.ACK_LOST})
+#: a re-sent attempt may complete without executing again when an earlier attempt executed (RC duplicate
+#: detection answers it from the PSN/atomic cache; or a cumulative ACK covers it), with the recorded result
+DEDUP_FROM = frozenset({Phase.SENT, Phase.RECEIVED, Phase.LOST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +129,8 @@ def step(state: CausalState, ev: Event) -> CausalState | None:
     elif isinstance(ev, AckLost):
         nxt = Phase.ACK_LOST if phase is Phase.EXECUTED else None
     elif isinstance(ev, Completion):
-        nxt = Phase.COMPLETED if phase is Phase.EXECUTED and state.result(op) == ev.res else None
+        done = phase is Phase.EXECUTED or (phase in DEDUP_FROM and state.result(op) is not None)
+        nxt = Phase.COMPLETED if done and state.result(op) == ev.res else None
     elif isinstance(ev, Timeout):
         nxt = Phase.TIMED_OUT if phase in TIMEOUT_FROM else None
     else:  # pragma: no cover - exhaustive over Event

@@ -33,6 +33,8 @@ class CheckResult:
     :param counterexample: the shortest counterexample as a list of printable steps (events or actions).
     :param states: states (or traces) generated; ``unique_states``: distinct ones; ``complete``: the bound was
         exhausted (a "holds" verdict from an incomplete search is not evidence).
+    :param diagram: the counterexample as a drawable sequence diagram
+        (:meth:`shift_core.model.diagram.Diagram.to_json`), or ``None``.
     """
 
     check_id: str
@@ -54,6 +56,7 @@ class CheckResult:
     controls: tuple[Control, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     notes: str = ""
+    diagram: dict[str, Any] | None = None
 
     @property
     def counterexample_length(self) -> int:
@@ -74,5 +77,5 @@ class CheckResult:
             "counterexample_length": self.counterexample_length,
             "counterexample_pair": [list(t) for t in self.counterexample_pair],
             "controls": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.controls],
-            "counts": self.counts, "notes": self.notes,
+            "counts": self.counts, "notes": self.notes, "diagram": self.diagram,
         }
