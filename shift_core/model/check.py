@@ -33,6 +33,9 @@ class CheckResult:
     :param counterexample: the shortest counterexample as a list of printable steps (events or actions).
     :param states: states (or traces) generated; ``unique_states``: distinct ones; ``complete``: the bound was
         exhausted (a "holds" verdict from an incomplete search is not evidence).
+    :param expected_from: where the expectation comes from: ``"theorem"`` (a proved result: a mismatch is a
+        failure of the model or the check) or ``"paper"`` (a claim in the paper's prose or tables: a mismatch
+        from a complete search with passing controls is a reported *disagreement*, not a failure).
     :param diagram: the counterexample as a drawable sequence diagram
         (:meth:`shift_core.model.diagram.Diagram.to_json`), or ``None``.
     """
@@ -57,6 +60,7 @@ class CheckResult:
     counts: dict[str, int] = field(default_factory=dict)
     notes: str = ""
     diagram: dict[str, Any] | None = None
+    expected_from: Literal["theorem", "paper"] = "theorem"
 
     @property
     def counterexample_length(self) -> int:
@@ -66,6 +70,12 @@ class CheckResult:
     def passed(self) -> bool:
         """The verdict matches the expectation, the search completed, and every positive control passed."""
         return self.verdict == self.expected and self.complete and all(c.passed for c in self.controls)
+
+    @property
+    def disagrees_with_paper(self) -> bool:
+        """A complete, controlled search whose verdict differs from a claim of the paper (a finding to report)."""
+        return (self.expected_from == "paper" and self.verdict != self.expected and self.complete
+                and all(c.passed for c in self.controls))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,4 +88,5 @@ class CheckResult:
             "counterexample_pair": [list(t) for t in self.counterexample_pair],
             "controls": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.controls],
             "counts": self.counts, "notes": self.notes, "diagram": self.diagram,
+            "expected_from": self.expected_from, "disagrees_with_paper": self.disagrees_with_paper,
         }

@@ -68,3 +68,19 @@ def test_show_prints_counterexamples(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert _run(["check", "thm2_atomics", "--show", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "S: retry CAS(a0,0->1) -> ok,old=0" in out and "1. P:CAS(a0,0->1)" in out
+
+
+def test_paper_disagreement_is_reported_not_failed() -> None:
+    """A complete, controlled search that contradicts a *paper* claim is a finding (exit 0, flagged); the same
+    mismatch against a *theorem* is a failure."""
+    from shift_core.model.check import CheckResult, Control
+
+    base = dict(check_id="x", title="t", kind="E", rocq_name="", paper_name="", mode="bfs", bound={},
+                expected="counterexample", verdict="holds", states=1, unique_states=1, max_depth=1, complete=True,
+                seconds=0.0, controls=(Control("c", True),))
+    paper = CheckResult(**base, expected_from="paper")  # type: ignore[arg-type]
+    theorem = CheckResult(**base)  # type: ignore[arg-type]
+    assert paper.disagrees_with_paper and not paper.passed
+    assert not theorem.disagrees_with_paper and not theorem.passed
+    failed_control = CheckResult(**{**base, "controls": (Control("c", False),)}, expected_from="paper")  # type: ignore[arg-type]
+    assert not failed_control.disagrees_with_paper
