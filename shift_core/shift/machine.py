@@ -40,6 +40,7 @@ class SQEvent(enum.Enum):
     FENCE_DONE = "fence_done"          # the fence WR's completion was polled; doorbell rung for withheld WRs
     DEFAULT_ERROR = "default_error"    # the default path failed again before the switch-back finished
     SECOND_FAILURE = "second_failure"  # the backup QP failed, or the KV store is unreachable
+    PEER_FALLBACK = "peer_fallback"    # the peer's handshake arrived first: this side fails over too (§4.3.2 (2))
 
 
 class RQEvent(enum.Enum):
@@ -48,11 +49,16 @@ class RQEvent(enum.Enum):
     HANDSHAKE = "handshake"            # receive counters exchanged; outstanding RECVs reposted on backup
     SWITCH_BACK = "switch_back"        # the peer's switch-back notification arrived; RECVs reposted on default
     SECOND_FAILURE = "second_failure"
+    SURFACED = "surfaced"              # the QP's error went to the app (unsafe WR, second failure): no failover
 
 
+#: the send-queue transition table: (state, event) -> next state (the single source of truth)
 SQ_TRANSITIONS: dict[tuple[SQState, SQEvent], SQState] = {
     (SQState.DEFAULT, SQEvent.ERROR_SAFE): SQState.FALLBACK,
     (SQState.DEFAULT, SQEvent.ERROR_UNSAFE): SQState.FAILED,
+    (SQState.DEFAULT, SQEvent.SECOND_FAILURE): SQState.FAILED,    # backup unusable at the first error
+    (SQState.DEFAULT, SQEvent.PEER_FALLBACK): SQState.FALLBACK,
+    (SQState.FALLBACK, SQEvent.ERROR_UNSAFE): SQState.FAILED,     # outstanding set unsafe once the peer answered
     (SQState.FALLBACK, SQEvent.PROBE_OK): SQState.WAIT_SIGNALED,
     (SQState.FALLBACK, SQEvent.SECOND_FAILURE): SQState.FAILED,
     (SQState.WAIT_SIGNALED, SQEvent.FENCE_POSTED): SQState.WAIT_DRAINED,
@@ -63,11 +69,14 @@ SQ_TRANSITIONS: dict[tuple[SQState, SQEvent], SQState] = {
     (SQState.WAIT_DRAINED, SQEvent.SECOND_FAILURE): SQState.FAILED,
 }
 
+#: the receive-queue transition table: (state, event) -> next state
 RQ_TRANSITIONS: dict[tuple[RQState, RQEvent], RQState] = {
     (RQState.DEFAULT, RQEvent.HANDSHAKE): RQState.FALLBACK,
     (RQState.FALLBACK, RQEvent.SWITCH_BACK): RQState.DEFAULT,
     (RQState.FALLBACK, RQEvent.HANDSHAKE): RQState.FALLBACK,
     (RQState.FALLBACK, RQEvent.SECOND_FAILURE): RQState.FAILED,
+    (RQState.DEFAULT, RQEvent.SURFACED): RQState.FAILED,
+    (RQState.FALLBACK, RQEvent.SURFACED): RQState.FAILED,
 }
 
 

@@ -1,0 +1,114 @@
+/* shift_ibv_log.h -- fill WR-log records straight from ibv_send_wr / ibv_recv_wr (no intermediate copy).
+ *
+ * Used by the interposer's logging post_send/post_recv and by shift_bench (so the benchmark measures the
+ * code the interposer runs). Inline sends (IBV_SEND_INLINE) are the one case where the log must copy
+ * payload: the application may reuse an inline buffer as soon as post_send returns, so a replay from the
+ * original addresses could resend different bytes. The caller passes a preallocated arena of
+ * capacity x inline_max bytes; the payload goes to the slot of the record's sequence number and the record's
+ * single SGE points at it (lkey 0: inline data needs no MR). No arena (inline_max 0) -> the record is marked
+ * unsafe, so a failover with it outstanding fails closed instead of resending unknown bytes.
+ */
+#ifndef SHIFT_IBV_LOG_H
+#define SHIFT_IBV_LOG_H
+
+#include <infiniband/verbs.h>
+
+#include "shift_wrlog.h"
+
+/* field copy, not memcpy: a variable-length memcpy is a library call, several ns for one 16-byte SGE */
+static inline void shift_copy_sges(struct shift_wr *r, const struct ibv_sge *sg, int n)
+{
+    int i;
+    r->num_sge = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        r->sg_list[i].addr = sg[i].addr;
+        r->sg_list[i].length = sg[i].length;
+        r->sg_list[i].lkey = sg[i].lkey;
+    }
+}
+
+static inline void shift_fill_inline(struct shift_wr *r, const struct ibv_send_wr *wr, uint8_t *arena,
+                                     uint32_t inline_max, uint64_t seq_slot)
+{
+    uint32_t total = 0;
+    int i;
+    for (i = 0; i < wr->num_sge; i++)
+        total += wr->sg_list[i].length;
+    if (!arena || total > inline_max) {
+        r->flags |= SHIFT_WR_APP_UNSAFE;
+        r->num_sge = 0;
+        return;
+    }
+    uint8_t *dst = arena + seq_slot * inline_max;
+    r->sg_list[0].addr = (uint64_t)(uintptr_t)dst;
+    r->sg_list[0].length = total;
+    r->sg_list[0].lkey = 0;
+    r->num_sge = 1;
+    for (i = 0; i < wr->num_sge; i++) {
+        memcpy(dst, (const void *)(uintptr_t)wr->sg_list[i].addr, wr->sg_list[i].length);
+        dst += wr->sg_list[i].length;
+    }
+}
+
+/* Log one send WR. sig_all: the QP was created with sq_sig_all. Returns SHIFT_OK, SHIFT_E_OVERFLOW or
+ * SHIFT_E_SGE (nothing logged on error). */
+static inline int shift_log_send_wr(struct shift_wrlog *log, const struct ibv_send_wr *wr, int sig_all,
+                                    uint8_t *inline_arena, uint32_t inline_max)
+{
+    struct shift_wr *r;
+    if (wr->num_sge > SHIFT_MAX_SGE && !(wr->send_flags & IBV_SEND_INLINE))
+        return SHIFT_E_SGE;
+    r = shift_wrlog_reserve(log);
+    if (!r)
+        return SHIFT_E_OVERFLOW;
+    r->wr_id = wr->wr_id;
+    r->opcode = (uint8_t)wr->opcode;
+    r->signaled = sig_all || (wr->send_flags & IBV_SEND_SIGNALED);
+    r->flags = 0;
+    r->send_flags = wr->send_flags;
+    r->imm_data = wr->imm_data;
+    if (wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP || wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+        r->remote_addr = wr->wr.atomic.remote_addr;
+        r->rkey = wr->wr.atomic.rkey;
+        r->compare_add = wr->wr.atomic.compare_add;
+        r->swap = wr->wr.atomic.swap;
+    } else {
+        r->remote_addr = wr->wr.rdma.remote_addr;
+        r->rkey = wr->wr.rdma.rkey;
+        /* compare_add / swap are left as they are: meaningful only for atomics, and not touching them keeps a
+         * one-SGE record inside its first cache line */
+    }
+    if (wr->send_flags & IBV_SEND_INLINE) {
+        shift_fill_inline(r, wr, inline_arena, inline_max, log->head & log->mask);
+    } else {
+        shift_copy_sges(r, wr->sg_list, wr->num_sge);
+    }
+    shift_wrlog_commit(log, r);
+    return SHIFT_OK;
+}
+
+/* Log one receive WR (every receive WR completes, so every record is "signaled"). */
+static inline int shift_log_recv_wr(struct shift_wrlog *log, const struct ibv_recv_wr *wr)
+{
+    struct shift_wr *r;
+    if (wr->num_sge > SHIFT_MAX_SGE)
+        return SHIFT_E_SGE;
+    r = shift_wrlog_reserve(log);
+    if (!r)
+        return SHIFT_E_OVERFLOW;
+    r->wr_id = wr->wr_id;
+    r->opcode = SHIFT_OP_RECV;
+    r->signaled = 1;
+    r->flags = 0;
+    r->send_flags = 0;
+    r->imm_data = 0;
+    r->remote_addr = 0;
+    r->rkey = 0;
+    shift_copy_sges(r, wr->sg_list, wr->num_sge);
+    shift_wrlog_commit(log, r);
+    return SHIFT_OK;
+}
+
+_Static_assert(sizeof(struct ibv_sge) == sizeof(struct shift_sge), "struct shift_sge mirrors struct ibv_sge");
+
+#endif /* SHIFT_IBV_LOG_H */
