@@ -23,7 +23,7 @@ system:
 
 ## The main job: the quick pipeline on the embedded default backend (sim), through the book.
 reproduce: venv system
-	$(BIN)/snakemake --snakefile workflow/Snakefile --cores $(CORES) --profile profiles/$(PROFILE)
+	$(BIN)/snakemake --snakefile workflow/Snakefile --cores $(CORES) --profile workflow/profiles/$(PROFILE)
 
 ## The test command (CI runs exactly this).
 test: venv system lint typecheck pytest
@@ -42,3 +42,24 @@ bench: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+## C fast path: the cffi module (shift_core/fastpath/_fastpath*.so) and csrc/ (libshift.so, shift_bench,
+## shift_probe). Needs gcc and libibverbs-dev (csrc/README.md).
+.PHONY: native
+native: venv
+	$(BIN)/python -m shift_core.fastpath.build
+	$(MAKE) -C csrc
+
+## rxe: real soft-RoCE in a QEMU guest (workflow/scripts/rxe). `make rxe` builds the guest image (cached under
+## build/rxe/, keyed by Debian package versions) and runs the rxe tests in ONE guest boot; `make rxe-stage`
+## writes the stage results to data/rxe/ (what the pipeline's rules/rxe.smk does).
+.PHONY: rxe rxe-stage rxe-image
+rxe-image: venv
+	@bash scripts/setup-system.sh rxe build
+	$(BIN)/shift rxe build
+
+rxe: rxe-image
+	SHIFT_RXE=1 $(BIN)/python -m pytest -q -m rxe tests/rdma -p no:randomly
+
+rxe-stage: rxe-image
+	$(BIN)/shift rxe test --out data/rxe

@@ -6,7 +6,7 @@
 set -u
 declare -A GROUP=(
   [build]="gcc libibverbs-dev ibverbs-utils rdma-core"
-  [rxe]="qemu-system-x86 debootstrap cpio zstd"
+  [rxe]="qemu-system-x86 debootstrap cpio zstd debian-archive-keyring"
   [kv]="redis-server"
   [browser]="chromium chromium-driver"
 )

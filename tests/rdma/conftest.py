@@ -1,0 +1,62 @@
+"""Session fixture of the rxe tests: build the guest image once, boot it ONCE, run the whole in-guest suite.
+
+Policy (the guest costs about a minute to build and one to two to run under TCG):
+- ``CI=true``: the rxe tests must run; a missing tool is a failure, not a skip.
+- elsewhere: they run when asked (``make rxe``, ``pytest -m rxe``, or ``SHIFT_RXE=1``), and skip with the
+  reason when QEMU / debootstrap / root are missing; the quick local loop skips them, saying how to run them.
+
+This file is also loaded by the guest's pytest (tests/rdma/guest): it imports nothing beyond stdlib + pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RXE_DIR = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "rxe"
+IN_GUEST = os.environ.get("SHIFT_RXE_GUEST") == "1"
+
+
+def _guest_module() -> Any:
+    if str(RXE_DIR) not in sys.path:
+        sys.path.insert(0, str(RXE_DIR))
+    import rxe_guest
+
+    return rxe_guest
+
+
+def _asked(config: pytest.Config) -> bool:
+    expr = config.getoption("-m") or ""
+    return (os.environ.get("CI") == "true" or os.environ.get("SHIFT_RXE") == "1"
+            or ("rxe" in expr and "not rxe" not in expr))
+
+
+@pytest.fixture(scope="session")
+def rxe_suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The in-guest suite's results (:class:`rxe_guest.SuiteRun`), from one boot per test session."""
+    if IN_GUEST:
+        pytest.skip("already inside the guest")
+    if not _asked(request.config):
+        pytest.skip("rxe guest tests (~2-3 min under QEMU/TCG) run in CI or when asked: `make rxe`, "
+                    "`pytest -m rxe tests/rdma` or SHIFT_RXE=1")
+    g = _guest_module()
+    reason = g.preflight()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"rxe guest unavailable in CI: {reason}")
+        pytest.skip(f"rxe guest unavailable: {reason}")
+    run_dir = Path(os.environ.get("SHIFT_RXE_RUN_DIR", tmp_path_factory.mktemp("rxe-run")))
+    try:
+        run = g.run_suite(run_dir)
+    except g.GuestUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"rxe guest unavailable in CI: {exc}")
+        pytest.skip(f"rxe guest unavailable: {exc}")
+    summary = g.summarize(run)
+    print("\n" + summary, file=sys.stderr)
+    (run_dir / "summary.txt").write_text(summary)
+    return run
