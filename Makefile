@@ -29,7 +29,7 @@ reproduce: venv system
 test: venv system lint typecheck pytest
 
 lint:
-	$(BIN)/ruff check shift_core tests workflow/scripts
+	$(BIN)/ruff check shift_core tests workflow/scripts book/_ext
 
 typecheck:
 	$(BIN)/mypy
