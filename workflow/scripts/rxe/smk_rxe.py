@@ -4,8 +4,6 @@ Both steps degrade to a recorded skip (``status: skipped`` + reason) when the gu
 pipeline goes on and the book says why the rxe column is empty.
 """
 
-from __future__ import annotations
-
 import sys
 import tempfile
 import time
