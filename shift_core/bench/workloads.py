@@ -383,17 +383,21 @@ class CasLock(Workload):
         super().finish()
 
 
-class NcclSimple(Workload):
-    """NCCL Simple over IB (``ncclIbMultiSend``): per step, unsignaled WRITE chunks then one signaled
-    WRITE_WITH_IMM; the receiver consumes the slot only on the immediate's completion, then posts the reverse
-    CTS (a plain inline WRITE into the sender's FIFO, which the sender clears after reading, as NCCL does)."""
+class _CtsFifo(Workload):
+    """The reverse clear-to-send FIFO NCCL's net_ib shares between protocols: per slot the receiver posts one RECV
+    and one inline CTS WRITE (step + 1, slot offset) into the sender's FIFO; the sender may send step ``s`` once
+    that entry holds ``s + 1``, and clears it after reading it, as NCCL does."""
 
-    name = "nccl_simple"
-    SLOTS, CHUNKS, CHUNK = 4, 4, 256
-    FIFO = 56000
+    SLOTS = 4
+    FIFO = 56000       #: sender-side FIFO of CTS entries (16 bytes each)
+    CTS_STAGING = 40000  #: receiver-side source buffer of the inline CTS WRITEs
 
-    def setup(self) -> None:
-        self.led.expected = [tag(self.wl, s, j) for s in range(self.n) for j in range(self.CHUNKS)]
+    @property
+    def slot_bytes(self) -> int:
+        """Bytes of one receive slot (what a CTS entry grants)."""
+        raise NotImplementedError
+
+    def _prime(self) -> None:
         self.step_no = 0        # next step the sender posts
         self.acked = 0          # steps whose notification completed at the sender
         self.cts_next = 0
@@ -405,35 +409,64 @@ class NcclSimple(Workload):
         s = self.cts_next
         self.cts_next += 1
         b, a = self.b, self.a
-        off = 40000 + 16 * (s % self.SLOTS)
-        b.write(off, struct.pack("<QQ", s + 1, (s % self.SLOTS) * self.CHUNKS * self.CHUNK))
+        off = self.CTS_STAGING + 16 * (s % self.SLOTS)
+        b.write(off, struct.pack("<QQ", s + 1, (s % self.SLOTS) * self.slot_bytes))
         self.post(b, self.write_wr(b, a, off, self.FIFO + 16 * (s % self.SLOTS), 16, wr_id=s, flags=SIG | INLINE))
+
+    def _take_cts(self, s: int) -> int | None:
+        """The remote offset granted for step ``s`` (clearing its FIFO entry), or ``None`` if not granted yet."""
+        if s >= self.n or self.a.failed or s - self.acked >= self.SLOTS:
+            return None
+        fifo = self.FIFO + 16 * (s % self.SLOTS)
+        idx, roff = struct.unpack("<QQ", self.a.read(fifo, 16))
+        if idx != s + 1:
+            return None
+        self.a.write(fifo, bytes(16))
+        return int(roff)
+
+    def _on_notified(self, wc: WC) -> None:
+        self.acked += 1
+        self.led.ops_completed += 1
+
+    @property
+    def sender_done(self) -> bool:
+        return self.acked >= self.n
+
+
+class NcclSimple(_CtsFifo):
+    """NCCL Simple over IB (``ncclIbMultiSend``): per step, unsignaled WRITE chunks then one signaled
+    WRITE_WITH_IMM; the receiver consumes the slot only on the immediate's completion, then posts the reverse
+    CTS (a plain inline WRITE into the sender's FIFO, which the sender clears after reading, as NCCL does)."""
+
+    name = "nccl_simple"
+    CHUNKS, CHUNK = 4, 256
+
+    @property
+    def slot_bytes(self) -> int:
+        return self.CHUNKS * self.CHUNK
+
+    def setup(self) -> None:
+        self.led.expected = [tag(self.wl, s, j) for s in range(self.n) for j in range(self.CHUNKS)]
+        self._prime()
 
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
         s = self.step_no
-        if s < self.n and not a.failed and s - self.acked < self.SLOTS:
-            fifo = self.FIFO + 16 * (s % self.SLOTS)
-            idx, roff = struct.unpack("<QQ", a.read(fifo, 16))
-            if idx == s + 1:
-                a.write(fifo, bytes(16))  # NCCL clears the FIFO slot after reading it
-                base = (s % self.SLOTS) * self.CHUNKS * self.CHUNK
-                for j in range(self.CHUNKS):
-                    a.write(base + j * self.CHUNK, struct.pack("<Q", tag(self.wl, s, j)) + bytes(self.CHUNK - 8))
-                for j in range(self.CHUNKS):
-                    last = j == self.CHUNKS - 1
-                    wr = self.write_wr(a, b, base + j * self.CHUNK, roff + j * self.CHUNK, self.CHUNK, wr_id=s,
-                                       opcode=W.IBV_WR_RDMA_WRITE_WITH_IMM if last else W.IBV_WR_RDMA_WRITE,
-                                       flags=SIG if last else 0, imm=s)
-                    if not self.post(a, wr):
-                        break
-                self.step_no += 1
-                moved = True
-
-        def on_a(wc: WC) -> None:
-            self.acked += 1
-            self.led.ops_completed += 1
+        roff = self._take_cts(s)
+        if roff is not None:
+            base = (s % self.SLOTS) * self.slot_bytes
+            for j in range(self.CHUNKS):
+                a.write(base + j * self.CHUNK, struct.pack("<Q", tag(self.wl, s, j)) + bytes(self.CHUNK - 8))
+            for j in range(self.CHUNKS):
+                last = j == self.CHUNKS - 1
+                wr = self.write_wr(a, b, base + j * self.CHUNK, roff + j * self.CHUNK, self.CHUNK, wr_id=s,
+                                   opcode=W.IBV_WR_RDMA_WRITE_WITH_IMM if last else W.IBV_WR_RDMA_WRITE,
+                                   flags=SIG if last else 0, imm=s)
+                if not self.post(a, wr):
+                    break
+            self.step_no += 1
+            moved = True
 
         def on_b(wc: WC) -> None:
             if wc.opcode == ibv_wc_opcode.IBV_WC_RDMA_WRITE:
@@ -446,23 +479,22 @@ class NcclSimple(Workload):
                 self._recv()
                 self._cts()
 
-        moved |= self.poll(a, on_a)
+        moved |= self.poll(a, self._on_notified)
         moved |= self.poll(b, on_b)
         return moved
 
-    @property
-    def sender_done(self) -> bool:
-        return self.acked >= self.n
 
-
-class NcclLL(Workload):
+class NcclLL(_CtsFifo):
     """NCCL LL: 16-byte lines (data1, flag1, data2, flag2) with flag = step + 1, written by a plain WRITE
     and followed by the proxy's WRITE_WITH_IMM; the receiver consumes a line as soon as both flags match,
     before any completion. Slots are reused only after the receiver has consumed them (credits via CTS)."""
 
     name = "nccl_ll"
-    SLOTS, LINES, LINE = 4, 8, 16
-    FIFO = 56000
+    LINES, LINE = 8, 16
+
+    @property
+    def slot_bytes(self) -> int:
+        return self.LINES * self.LINE
 
     def _line(self, s: int, k: int) -> bytes:
         t = tag(self.wl, s, k)
@@ -475,38 +507,23 @@ class NcclLL(Workload):
 
     def setup(self) -> None:
         self.led.expected = [tag(self.wl, s, k) for s in range(self.n) for k in range(self.LINES)]
-        self.step_no = self.acked = self.cts_next = 0
         self.rx_line = 0  # next line the receiver waits for (global index)
-        for _ in range(min(self.SLOTS, self.n)):
-            self._recv()
-            self._cts()
-
-    def _cts(self) -> None:
-        s = self.cts_next
-        self.cts_next += 1
-        b, a = self.b, self.a
-        off = 40000 + 16 * (s % self.SLOTS)
-        b.write(off, struct.pack("<QQ", s + 1, (s % self.SLOTS) * self.LINES * self.LINE))
-        self.post(b, self.write_wr(b, a, off, self.FIFO + 16 * (s % self.SLOTS), 16, wr_id=s, flags=SIG | INLINE))
+        self._prime()
 
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
         s = self.step_no
-        size = self.LINES * self.LINE
-        if s < self.n and not a.failed and s - self.acked < self.SLOTS:
-            fifo = self.FIFO + 16 * (s % self.SLOTS)
-            idx, roff = struct.unpack("<QQ", a.read(fifo, 16))
-            if idx == s + 1:
-                a.write(fifo, bytes(16))
-                base = (s % self.SLOTS) * size
-                a.write(base, b"".join(self._line(s, k) for k in range(self.LINES)))
-                ok = self.post(a, self.write_wr(a, b, base, roff, size, wr_id=s))
-                ok = ok and self.post(a, self.write_wr(a, b, base, roff, 8, wr_id=s,
-                                                        opcode=W.IBV_WR_RDMA_WRITE_WITH_IMM, flags=SIG, imm=s))
-                self.step_no += 1
-                moved = True
-                del ok
+        size = self.slot_bytes
+        roff = self._take_cts(s)
+        if roff is not None:
+            base = (s % self.SLOTS) * size
+            a.write(base, b"".join(self._line(s, k) for k in range(self.LINES)))
+            if self.post(a, self.write_wr(a, b, base, roff, size, wr_id=s)):
+                self.post(a, self.write_wr(a, b, base, roff, 8, wr_id=s, opcode=W.IBV_WR_RDMA_WRITE_WITH_IMM,
+                                           flags=SIG, imm=s))
+            self.step_no += 1
+            moved = True
         # the receiving GPU polls flags (no completion needed)
         while self.rx_line < self.n * self.LINES and not b.failed:
             st, k = divmod(self.rx_line, self.LINES)
@@ -518,10 +535,6 @@ class NcclLL(Workload):
             self.rx_line += 1
             moved = True
 
-        def on_a(wc: WC) -> None:
-            self.acked += 1
-            self.led.ops_completed += 1
-
         def on_b(wc: WC) -> None:
             if wc.opcode == ibv_wc_opcode.IBV_WC_RDMA_WRITE:
                 return
@@ -529,13 +542,9 @@ class NcclLL(Workload):
                 self._recv()
                 self._cts()
 
-        moved |= self.poll(a, on_a)
+        moved |= self.poll(a, self._on_notified)
         moved |= self.poll(b, on_b)
         return moved
-
-    @property
-    def sender_done(self) -> bool:
-        return self.acked >= self.n
 
 
 class NcclLL128(NcclLL):
