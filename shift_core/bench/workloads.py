@@ -232,41 +232,59 @@ class SendRecv(Workload):
         return self.acked >= self.n
 
 
-class RdmaRead(Workload):
+class _OrderedReturns(Workload):
+    """Ops that return data into a local buffer (READ data, atomics' old values), one slot of ``RESULT_STRIDE``
+    bytes per op: the app consumes the returned values in posting order, so a duplicated or lost op shows up as
+    a wrong value at a known position."""
+
+    RESULTS = 32768     #: local buffer of returned values
+    RESULT_STRIDE = 8   #: bytes per op in it
+    sent: int
+    acked: int
+    results: dict[int, int]
+
+    def _reset_returns(self) -> None:
+        self.sent = self.acked = 0
+        self.results = {}
+
+    def _result_sge(self, op: int) -> SGE:
+        return SGE(self.a.addr(self.RESULTS + self.RESULT_STRIDE * op), self.RESULT_STRIDE, self.a.mr.lkey)
+
+    def _on_return(self, wc: WC) -> None:
+        self.acked += 1
+        self.led.ops_completed += 1
+        self.results[wc.wr_id] = u64(self.a.read(self.RESULTS + self.RESULT_STRIDE * wc.wr_id))
+        while len(self.led.consumed) in self.results:
+            k = len(self.led.consumed)
+            self.consume(self.a, self.RESULTS + self.RESULT_STRIDE * k, self.results[k])
+
+
+class RdmaRead(_OrderedReturns):
     """RDMA READ of static remote chunks: idempotent, so retransmission is safe."""
 
     name = "rdma_read"
     WINDOW, SIZE = 8, 64
+    RESULT_STRIDE = SIZE
 
     def setup(self) -> None:
         self.led.expected = [tag(self.wl, i) for i in range(self.n)]
         for i in range(self.n):
             self.b.write(i * self.SIZE, struct.pack("<Q", tag(self.wl, i)) + bytes(self.SIZE - 8))
-        self.sent = self.acked = 0
-        self.results: dict[int, int] = {}
+        self._reset_returns()
 
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
         while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed:
             i = self.sent
-            loff = 32768 + i * self.SIZE
-            wr = SendWR(wr_id=i, opcode=W.IBV_WR_RDMA_READ, sg_list=[SGE(a.addr(loff), self.SIZE, a.mr.lkey)],
-                        send_flags=SIG, remote_addr=b.addr(i * self.SIZE), rkey=b.mr.rkey)
+            wr = SendWR(wr_id=i, opcode=W.IBV_WR_RDMA_READ, sg_list=[self._result_sge(i)], send_flags=SIG,
+                        remote_addr=b.addr(i * self.SIZE), rkey=b.mr.rkey)
             if not self.post(a, wr):
                 break
             self.sent += 1
             moved = True
 
-        def on_a(wc: WC) -> None:
-            self.acked += 1
-            self.led.ops_completed += 1
-            self.results[wc.wr_id] = u64(a.read(32768 + wc.wr_id * self.SIZE))
-            while len(self.led.consumed) in self.results:  # the app consumes reads in issue order
-                k = len(self.led.consumed)
-                self.consume(a, 32768 + k * self.SIZE, self.results[k])
-
-        moved |= self.poll(a, on_a)
+        moved |= self.poll(a, self._on_return)
         return moved
 
     @property
@@ -274,7 +292,7 @@ class RdmaRead(Workload):
         return self.acked >= self.n
 
 
-class FaddCounter(Workload):
+class FaddCounter(_OrderedReturns):
     """FETCH_AND_ADD on one remote counter; delta_i = i + 1 so every op is unique. The returned old values
     must be the prefix sums (single issuer, RC order), and the counter the sum of completed deltas."""
 
@@ -284,17 +302,15 @@ class FaddCounter(Workload):
 
     def setup(self) -> None:
         self.led.expected = [sum(range(1, i + 1)) for i in range(self.n)]
-        self.sent = self.acked = 0
+        self._reset_returns()
         self.done_deltas: list[int] = []
-        self.results: dict[int, int] = {}
 
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
         while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed:
             i = self.sent
-            wr = SendWR(wr_id=i, opcode=W.IBV_WR_ATOMIC_FETCH_AND_ADD,
-                        sg_list=[SGE(a.addr(32768 + 8 * i), 8, a.mr.lkey)], send_flags=SIG,
+            wr = SendWR(wr_id=i, opcode=W.IBV_WR_ATOMIC_FETCH_AND_ADD, sg_list=[self._result_sge(i)], send_flags=SIG,
                         remote_addr=b.addr(self.CTR), rkey=b.mr.rkey, compare_add=i + 1)
             if not self.post(a, wr):
                 break
@@ -302,13 +318,8 @@ class FaddCounter(Workload):
             moved = True
 
         def on_a(wc: WC) -> None:
-            self.acked += 1
-            self.led.ops_completed += 1
             self.done_deltas.append(wc.wr_id + 1)
-            self.results[wc.wr_id] = u64(a.read(32768 + 8 * wc.wr_id))
-            while len(self.led.consumed) in self.results:
-                k = len(self.led.consumed)
-                self.consume(a, 32768 + 8 * k, self.results[k])
+            self._on_return(wc)
 
         moved |= self.poll(a, on_a)
         return moved
@@ -328,7 +339,7 @@ class FaddCounter(Workload):
         super().finish()
 
 
-class CasLock(Workload):
+class CasLock(_OrderedReturns):
     """A lock word taken with CAS(0 -> t_i) and released with CAS(t_i -> 0), both posted back to back
     (a lock ping-pong). A retried acquire after the release succeeds a second time: Lemma 2's CAS ABA."""
 
@@ -339,8 +350,7 @@ class CasLock(Workload):
         self.led.expected = []
         for i in range(self.n):
             self.led.expected += [0, self._t(i)]  # acquire sees 0, release sees its own token
-        self.sent = self.acked = 0
-        self.results: dict[int, int] = {}
+        self._reset_returns()
 
     def _t(self, i: int) -> int:
         return tag(self.wl, i)
@@ -350,26 +360,17 @@ class CasLock(Workload):
         moved = False
         if self.sent == self.acked and self.sent < 2 * self.n and not a.failed:
             i = self.sent // 2
-            for k, (cmp, swap) in enumerate(((0, self._t(i)), (self._t(i), 0))):
+            for cmp, swap in ((0, self._t(i)), (self._t(i), 0)):
                 op = self.sent
-                wr = SendWR(wr_id=op, opcode=W.IBV_WR_ATOMIC_CMP_AND_SWP,
-                            sg_list=[SGE(a.addr(32768 + 8 * op), 8, a.mr.lkey)], send_flags=SIG,
-                            remote_addr=b.addr(self.LOCK), rkey=b.mr.rkey, compare_add=cmp, swap=swap)
+                wr = SendWR(wr_id=op, opcode=W.IBV_WR_ATOMIC_CMP_AND_SWP, sg_list=[self._result_sge(op)],
+                            send_flags=SIG, remote_addr=b.addr(self.LOCK), rkey=b.mr.rkey, compare_add=cmp,
+                            swap=swap)
                 if not self.post(a, wr):
                     break
                 self.sent += 1
                 moved = True
-                del k
 
-        def on_a(wc: WC) -> None:
-            self.acked += 1
-            self.led.ops_completed += 1
-            self.results[wc.wr_id] = u64(a.read(32768 + 8 * wc.wr_id))
-            while len(self.led.consumed) in self.results:
-                k = len(self.led.consumed)
-                self.consume(a, 32768 + 8 * k, self.results[k])
-
-        moved |= self.poll(a, on_a)
+        moved |= self.poll(a, self._on_return)
         return moved
 
     @property
