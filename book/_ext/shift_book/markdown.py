@@ -20,12 +20,18 @@ def cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A pipe table (every row padded or cut to the header's width)."""
+def raw_cell(text: Any) -> str:
+    """Pre-formatted MyST / inline HTML as one cell: only pipes and newlines are escaped."""
+    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False) -> str:
+    """A pipe table (every row padded or cut to the header's width); ``raw``: cells are already MyST."""
+    fmt = raw_cell if raw else cell
     out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         vals = [*list(row)[: len(headers)], *[""] * (len(headers) - len(row))]
-        out.append("| " + " | ".join(cell(v) for v in vals) + " |")
+        out.append("| " + " | ".join(fmt(v) for v in vals) + " |")
     return "\n".join(out) + "\n"
 
 
