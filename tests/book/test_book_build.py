@@ -218,3 +218,19 @@ def test_the_site_can_be_published_as_is(built_book: BuiltBook) -> None:
     """GitHub Pages serves the directory unchanged only with .nojekyll (else _static/ and _images/ vanish)."""
     assert (built_book.html / ".nojekyll").is_file()
     assert (built_book.html / "_static").is_dir() and (built_book.html / "_images").is_dir()
+
+
+def test_the_published_book_is_the_one_the_pipeline_builds() -> None:
+    """The Pages workflow runs the README's `make reproduce` (whose book rule runs book/build.sh and checks the
+    pages) and publishes its output; `make book` runs the same script."""
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert any(r.strip() == "make reproduce" for r in runs)
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "book/_build/html"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages") for s in workflow["jobs"]["deploy"]["steps"])
+    rule = (REPO / "workflow" / "scripts" / "build_book.py").read_text()
+    assert '"build.sh"' in rule and "check_book" in rule
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^book: .*\n\t.*bash book/build\.sh", makefile, re.M)
