@@ -59,8 +59,9 @@ def _status(path: Path) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
-    man = obj.get("manifest") if isinstance(obj.get("manifest"), dict) else obj
-    return str(man.get("status")) if man.get("status") is not None else None
+    inner = obj.get("manifest")
+    man: dict[str, Any] = inner if isinstance(inner, dict) else obj
+    return str(man["status"]) if man.get("status") is not None else None
 
 
 def backend_frames(sim_csv: str | Path) -> dict[str, pd.DataFrame]:

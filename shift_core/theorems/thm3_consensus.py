@@ -211,8 +211,9 @@ def past_future_check() -> CheckResult:
     )
 
 
-def aba_diagram(title: str, histories: tuple[History, ...]) -> Diagram:
-    """Histories as S / P / memory lanes, one after the other: what each actor did and the memory it left."""
+def aba_diagram(title: str, histories: tuple[History, ...], verdict: str = "") -> Diagram:
+    """Histories as S / P / memory lanes, one after the other: what each actor did and the memory it left, then
+    ``verdict`` (what a verifier concludes from that memory) as a last note."""
     steps: list[Step] = []
     for h in histories:
         steps.append(Step("S", "S", f"--- {'S executed' if h.executed else 'S never executed'} ---"))
@@ -221,6 +222,8 @@ def aba_diagram(title: str, histories: tuple[History, ...]) -> Diagram:
             steps.append(Step(actor, "memory", label))
         cells = ", ".join(f"m[a{a}]={v}" for a, v in sorted(h.memory.as_dict().items())) or "m[a0]=0 (initial)"
         steps.append(Step("memory", "memory", f"final memory: {cells}"))
+    if verdict:
+        steps.append(Step("S", "S", verdict))
     return Diagram(title, ("S", "P", "memory"), tuple(steps))
 
 
@@ -308,7 +311,9 @@ def reduction_witness() -> CheckResult:
             "V(m) = (m[a0] == 1), correct on every solo history",
             f"{'executed' if wrong.executed else 'never executed'}: {list(wrong.actions)} -> {wrong.memory.as_dict()}",
             f"V says {'commit' if verifier.get(wrong.memory, False) else 'abort'}: the decided value breaks validity"),
-        diagram=None if wrong is None else aba_diagram("V = (m[a0] == 1) decides wrongly", (wrong,)).to_json(),
+        diagram=None if wrong is None else aba_diagram(
+            "V = (m[a0] == 1) decides wrongly", (wrong,),
+            f"V(m) = {'commit' if verifier.get(wrong.memory, False) else 'abort'}: wrong, validity broken").to_json(),
         counts={"agreement_solo": int(agree_solo), "validity_solo": int(valid_solo),
                 "agreement_aba": int(agree_aba), "validity_aba": int(valid_aba)},
         notes="Rocq proves this lemma ex falso (solves_failover is contradictory); here V = (m[a0] == 1) is "

@@ -103,7 +103,7 @@ def test_state_machine_svg_draws_every_transition_legibly() -> None:
         for (src, event), dst in table.items():
             assert src.name in words and dst.name in words
             assert event.value in words, f"transition label {event.value} missing"
-        assert int(root.get("width", "0")) <= 730, "wider than the book's column: the browser would shrink it"
+        assert int(root.get("width", "0")) <= 580, "wider than the book's column: the browser would shrink it"
         assert min(int(t.get("font-size", "0")) for t in texts) >= 12
 
 

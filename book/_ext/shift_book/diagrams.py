@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-_NODE_W, _NODE_H, _ROW = 150, 36, 104
+_NODE_W, _NODE_H, _ROW = 136, 36, 104
 _FONT, _CHAR_W = 12, 7.0
 
 
@@ -87,7 +87,7 @@ def state_machine_svg(transitions: Mapping[tuple[Any, Any], Any], title: str) ->
     offset = {span: 16 + 40 * span for span in range(1, max(back, default=0) + 1)}
     left = 30 + max(offset.values(), default=0) * 0.75
     cx = left + _NODE_W / 2
-    tx = cx + _NODE_W / 2 + 210 + _NODE_W / 2 if terminal else cx
+    tx = cx + _NODE_W / 2 + 150 + _NODE_W / 2 if terminal else cx
     width = int((tx + _NODE_W / 2 + 20) if terminal else (cx + _NODE_W / 2 + 170))
     top = 56
     ys = {s: top + _NODE_H / 2 + i * _ROW for s, i in idx.items()}

@@ -17,13 +17,14 @@ import pkgutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from . import claims as claimlib
 from . import diagrams, faults, provenance, records, seqdiagram
 from .data import DataRoot, Record, records_of
-from .markdown import admonition, not_generated, table
+from .markdown import admonition, code_wbr, not_generated, table
 
 #: what each backend reproduces, and what it needs (the hardware matrix of chapter 1)
 BACKEND_ROLES: dict[str, tuple[str, str]] = {
@@ -129,15 +130,15 @@ class Renderer:
         stems = self.figure_stems()
         return [c for c in self.claims() if claim_home(c, stems) == home]
 
-    def claims_block(self, home: str, intro: str = "The paper's claims this speaks to") -> str:
+    def claims_block(self, home: str, intro: str = "The paper's claims this speaks to", explain: bool = True) -> str:
         found = self.claims_for(home)
         if not found:
             return ""
-        return f"\n{intro} (from `data/claims.csv`; classes are explained in {{doc}}`/results`):\n\n" + \
-            claimlib.claims_table(found) + "\n"
+        where = "; classes are explained in {doc}`/results`" if explain else ""
+        return f"\n{intro} (from `data/claims.csv`{where}):\n\n" + claimlib.claims_table(found) + "\n"
 
-    def figure(self, stem: str, heading: str = "###") -> str:
-        """A pipeline figure with its stored title and caption, and the claims about it."""
+    def figure(self, stem: str, heading: str = "###", text: str = "", explain: bool = True) -> str:
+        """A pipeline figure with its stored title and caption, ``text`` about it, then the claims about it."""
         rel = f"figures/{stem}.png"
         raw = (self.data.root / rel).read_bytes()
         meta = figure_meta(raw)
@@ -147,7 +148,7 @@ class Renderer:
         item = meta.get("paper_item")
         out = f"{heading} {title}\n\n" if not item else f"{heading} {title}\n\n*Reproduces the paper's {item}.*\n\n"
         out += f"```{{figure}} {path}\n:alt: {title}\n:width: 100%\n\n{caption} `data/{rel}`\n```\n\n"
-        return out + self.claims_block(stem)
+        return out + text + self.claims_block(stem, explain=explain)
 
     # -- chapter 1 -----------------------------------------------------------------------------------
     def status(self) -> None:
@@ -196,13 +197,15 @@ class Renderer:
                 if anchors and name and name not in seen:
                     seen.add(name)
                     anchor = f'<span id="{records.rocq_anchor(name)}"></span>'
-                loc = f"<br><small><code>{r['rocq_loc']}</code></small>" if r.get("rocq_loc") else ""
-                paper = f"<code>{r['paper']}</code>" if r.get("paper") and r.get("paper") != name else ""
-                return [f"{anchor}<code>{name}</code>{loc}" if name else "—", paper,
-                        f"<code>{r.get('python', '')}</code>", f"<code>{r.get('check', '')}</code>",
-                        str(r.get("kind", "")), str(r.get("note", ""))]
+                loc = f"<br><small>{code_wbr(str(r['rocq_loc']))}</small>" if r.get("rocq_loc") else ""
+                paper = (f"<br><small>paper: {code_wbr(str(r['paper']))}</small>"
+                         if r.get("paper") and r.get("paper") != name else "")
+                check = f"<br><small>check {code_wbr(str(r['check']))}</small>" if r.get("check") else ""
+                return [(f"{anchor}{code_wbr(name)}" if name else "—") + loc + paper,
+                        code_wbr(str(r.get("python", ""))) + check, str(r.get("kind", "")),
+                        escape(str(r.get("note", "")))]
 
-            heads = ["Rocq (file:line)", "paper name", "Python", "check", "kind", "note"]
+            heads = ["Rocq (file:line, paper name)", "Python (check)", "kind", "note"]
             core_rows = [r for r in rows if "core/" in json.dumps(r).lower()]
             core = table(heads, [render(r, False) for r in core_rows], raw=True) if core_rows else admonition(
                 "note", "The cross-reference has no rows for Rocq `Core/*.v` in this run.")
@@ -212,12 +215,9 @@ class Renderer:
         self.emit("xref.md", full)
 
     # -- chapter 3: theorem records ------------------------------------------------------------------
-    def label(self, check_id: str) -> str:
-        return "rec-" + records.slug(check_id).replace("/", "-").replace(".", "-").lower()
-
-    def section(self, rec: Record, level: str) -> str:
-        return f"({self.label(rec.result.check_id)})=\n" + records.record_section(
-            rec, self.emit, self._rocq, "../reference/xref.html", level)
+    def section(self, rec: Record, level: str, notes_seen: dict[str, str] | None = None) -> str:
+        return f"({records.label(rec.result.check_id)})=\n" + records.record_section(
+            rec, self.emit, self._rocq, "../reference/xref.html", level, notes_seen)
 
     def theorem(self, check_id: str) -> list[Record]:
         rel = f"theorems/{check_id}.json"
@@ -241,7 +241,7 @@ class Renderer:
                           "control succeeded)." if not failed else f"**{len(failed)} FAILED**: "
                           + ", ".join(f"`{f}`" for f in failed) + ".") + "\n\n")
                 out += records.summary_table(recs, lambda r: f"{{ref}}`{records.short_id(r.check_id)} "
-                                                             f"<{self.label(r.check_id)}>`")
+                                                             f"<{records.label(r.check_id)}>`")
                 out += "\n" + "".join(self.section(r, "###") for r in recs)
         self.emit(f"theorems/{check_id}.md", out)
         return recs
@@ -249,10 +249,12 @@ class Renderer:
     def theorem_summary(self, by_id: dict[str, list[Record]]) -> None:
         out = ""
         for cid, recs in by_id.items():
+            out += f"\n**{{doc}}`{cid}`**"
             if not recs:
-                out += f"\n**{{doc}}`{cid}`**: not generated in this run.\n"
-        rows = [rec for recs in by_id.values() for rec in recs]
-        out = records.summary_table(rows, lambda r: f"{{ref}}`{r.check_id} <{self.label(r.check_id)}>`") + out
+                out += ": not generated in this run.\n"
+                continue
+            out += "\n\n" + records.summary_table(recs, lambda r: f"{{ref}}`{records.short_id(r.check_id)} "
+                                                               f"<{records.label(r.check_id)}>`")
         self.emit("theorems_summary.md", out + self.claims_block("theorems", "The paper's theorem claims"))
 
     # -- chapter 4 -----------------------------------------------------------------------------------
@@ -273,10 +275,12 @@ class Renderer:
                 out = admonition("warning", "`data/boundary/boundary.json` holds no protocol records in the "
                                             "producers' shape; nothing from it is shown.")
             else:
-                out = self.table1(obj) + self.claims_block("boundary", "The paper's Table 1 claims")
+                notes_seen: dict[str, str] = {}
+                out = self.table1(obj, notes_seen) + self.claims_block("boundary", "The paper's Table 1 claims")
                 out += "### Verdict per protocol check\n\n" + records.summary_table(
-                    recs, lambda r: f"{{ref}}`{r.check_id} <{self.label(r.check_id)}>`")
-                out += "\n### Each protocol's search\n\n" + "".join(self.section(r, "####") for r in recs)
+                    recs, lambda r: f"{{ref}}`{r.check_id} <{records.label(r.check_id)}>`")
+                out += "\n### Each protocol's search\n\n" + "".join(self.section(r, "####", notes_seen)
+                                                                        for r in recs)
                 sens = obj.get("sensitivity")
                 if isinstance(sens, list) and sens and all(isinstance(r, dict) for r in sens):
                     out += self.sensitivity(sens)
@@ -297,7 +301,7 @@ class Renderer:
                 f"(how SHIFT picks the first WR to resend) and ACK granularity:\n\n:::{{dropdown}} {len(rows)} "
                 "searches\n" + table(heads, body) + ":::\n\n")
 
-    def table1(self, obj: Any) -> str:
+    def table1(self, obj: Any, notes_seen: dict[str, str]) -> str:
         """The paper's Table 1 beside the derived verdicts, and every disagreement (from ``boundary.json``);
         a note shared by several disagreements (LL and LL128) is printed once."""
         if not isinstance(obj, dict) or not isinstance(obj.get("paper_table1"), dict):
@@ -317,8 +321,9 @@ class Renderer:
             names = " and ".join(f"`{d.get('check_id')}`" for d in ds)
             verdicts = "; ".join(f"`{d.get('check_id')}`: paper **{d.get('paper')}**, search **{d.get('model')}**"
                                  for d in ds)
-            out += admonition("important", f"{verdicts}.\n\n{note}",
-                              title=f"Disagreement with the paper: {names.replace('`', '')}")
+            out += f"(disagreement-{len(notes_seen) + 1})=\n" + admonition(
+                "important", f"{verdicts}.\n\n{note}", title=f"Disagreement with the paper: {names.replace('`', '')}")
+            notes_seen[note] = f"{{ref}}`the disagreement with the paper above <disagreement-{len(notes_seen) + 1}>`"
         return out + "\n"
 
     # -- chapter 5 -----------------------------------------------------------------------------------
@@ -331,7 +336,7 @@ class Renderer:
                                    ("rq", machine.RQ_TRANSITIONS, "Receive queue")):
             const = f"{name.upper()}_TRANSITIONS"
             path = self.emit(f"machine_{name}.svg", diagrams.state_machine_svg(trans, f"{title} ({const})"))
-            out += f"### {title}\n\n```{{figure}} {path}\n:alt: {title} state machine\n:width: 100%\n\n"
+            out += f"### {title}\n\n```{{figure}} {path}\n:alt: {title} state machine\n\n"
             out += f"The {title.lower()} state machine, drawn from `shift_core.shift.machine.{const}` "
             out += f"({len(trans)} transitions).\n```\n\n"
             out += f":::{{dropdown}} The {len(trans)} transitions as a table\n"
@@ -340,7 +345,7 @@ class Renderer:
         self.emit("machine.md", out)
         for name, spec in (("handshake", HANDSHAKE), ("fence", FENCE)):
             path = self.emit(f"{name}.svg", seqdiagram.render(spec))
-            self.emit(f"{name}.md", f"\n```{{figure}} {path}\n:alt: {spec['title']}\n:width: 100%\n\n"
+            self.emit(f"{name}.md", f"\n```{{figure}} {path}\n:alt: {spec['title']}\n\n"
                                     f"{spec['title']} (the paper's §4.3 and its Fig 5).\n```\n\n")
         from shift_core.shift.strategy import STRATEGY_TABLE
 
@@ -375,14 +380,12 @@ class Renderer:
         paper = [s for s in PAPER_FIGURES if s in stems]
         if not paper:
             out += not_generated("data/figures/*.png")
-        out += "".join(self.figure(s) for s in paper)
+        out += "".join(self.figure(s, explain=False) for s in paper)
         own = [s for s in stems if s not in PAPER_FIGURES and s not in FIGURE_PAGE]
         out += "## The artifact's own figures\n\nNot figures of the paper: views the artifact adds to check the " \
                "paper's text and its design claims.\n\n"
         for stem in own:
-            out += self.figure(stem)
-            if stem == "fault_matrix":
-                out += self.fault_matrix()
+            out += self.figure(stem, text=self.fault_matrix() if stem == "fault_matrix" else "", explain=False)
         rest = [c for c in claims if claim_home(c, stems) is None]
         if rest:
             out += "## Claims without a figure\n\n" + claimlib.claims_table(rest)

@@ -58,3 +58,12 @@ def code(text: str, lang: str = "text") -> str:
     """A fenced code block (fence longer than any backtick run inside)."""
     fence = "````" if "```" in text else "```"
     return f"\n{fence}{lang}\n{text.rstrip()}\n{fence}\n\n"
+
+
+def code_wbr(text: str) -> str:
+    """``text`` as inline HTML code that may wrap after ``.``, ``_`` and ``/`` (long dotted identifiers in narrow
+    table columns), never inside a word."""
+    import html
+    import re
+
+    return "<code>" + re.sub(r"([._/])", r"\1<wbr>", html.escape(text)) + "</code>"

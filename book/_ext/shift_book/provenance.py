@@ -66,21 +66,33 @@ def wall_time(man: Mapping[str, Any]) -> str:
 
 def _short(commit: Any) -> str:
     text = str(commit or "")
-    dirty = text.endswith("-dirty")
-    return (f"`{text[:10]}`" + (" (uncommitted changes)" if dirty else "")) if text else "—"
+    return (f"`{text[:10]}`" + (" ✱" if text.endswith("-dirty") else "")) if text else "—"
+
+
+def _when(created: Any) -> str:
+    """``2026-12-03T09:14:52+00:00`` -> ``2026-12-03 09:14``."""
+    text = str(created or "")
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
 
 
 def stage_table(manifests: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per stage: status (and why), backend, commit, config hash, created, wall time."""
+    """One row per stage: the stage and its backend, status (and why), commit and creation time, config hash and
+    wall time."""
     rows = []
+    dirty = False
     for stage, man in manifests.items():
         status = str(man.get("status", "?"))
         if man.get("reason"):
             status += f": {man['reason']}"
-        rows.append([f"`data/{stage}/`", status, f"`{man.get('backend', '')}`", _short(man.get("commit")),
-                     f"`{man['config_hash']}`" if man.get("config_hash") else "—", str(man.get("created", "")),
-                     wall_time(man)])
-    return table(["stage", "status", "backend", "commit", "config hash", "created (UTC)", "wall time"], rows)
+        dirty |= str(man.get("commit", "")).endswith("-dirty")
+        created = f"<br><small>{_when(man['created'])}</small>" if man.get("created") else ""
+        rows.append([f"`data/{stage}/`<br><small>{man.get('backend', '')}</small>", status,
+                     _short(man.get("commit")) + created,
+                     f"`{str(man['config_hash'])[:8]}`" if man.get("config_hash") else "—", wall_time(man)])
+    out = table(["stage (backend)", "status", "commit (UTC)", "config", "wall time"], rows, raw=True)
+    if dirty:
+        out += "\n✱ the working tree had uncommitted changes when the stage ran.\n"
+    return out
 
 
 def versions_table(manifests: Mapping[str, Mapping[str, Any]]) -> str:

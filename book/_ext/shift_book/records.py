@@ -104,6 +104,12 @@ def slug(check_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "__", check_id)
 
 
+def label(check_id: str) -> str:
+    """The Sphinx label of a record's section (``rec-thm1-indistinguishability-head-fadd-rocq``), already in
+    docutils' id form, so the HTML id of the section is the same string."""
+    return "rec-" + re.sub(r"[^a-z0-9]+", "-", check_id.lower()).strip("-")
+
+
 def drawn(rec: Record) -> list[dict[str, Any]]:
     """The drawable diagrams of a record: its producer's ``diagram`` / ``diagrams``, else its counterexample
     labels when they are a trace or schedule (:func:`shift_book.seqdiagram.is_trace`), else its pair's traces."""
@@ -128,7 +134,7 @@ def figure(emit: Emit, spec: dict[str, Any], name: str, caption: str) -> str:
     """A sequence diagram as a MyST figure (class :data:`CEX_FIGURE_CLASS`)."""
     path = emit(f"diagrams/{name}.svg", seqdiagram.render(spec))
     return (f"\n```{{figure}} {path}\n:alt: {spec.get('title') or caption}\n:figclass: {CEX_FIGURE_CLASS}\n"
-            f":width: 100%\n\n{caption}\n```\n\n")
+            f"\n{caption}\n```\n\n")
 
 
 def steps_list(steps: Sequence[str]) -> str:
@@ -137,8 +143,13 @@ def steps_list(steps: Sequence[str]) -> str:
     return f'\n<ol class="{CEX_STEPS_CLASS}">{items}</ol>\n\n'
 
 
-def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, level: str = "###") -> str:
-    """One record: heading, field table, counterexample (drawn when it is a trace), notes."""
+def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, level: str = "###",
+                   notes_seen: dict[str, str] | None = None) -> str:
+    """One record: heading, field table, counterexample (drawn when it is a trace), notes.
+
+    :param notes_seen: notes already printed on the page -> where (MyST); a note shared by several records (the
+        LL and LL128 model notes) is printed once and referred to afterwards. Updated in place.
+    """
     r = rec.result
     out = f"{level} `{short_id(r.check_id)}`: {r.title}\n\n"
     out += f"::::{{container}} {RECORD_CLASS} verdict-{r.verdict}\n"
@@ -176,8 +187,12 @@ def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, lev
             out += ": **none recorded**, although the verdict is a counterexample.\n\n"
     else:
         out += "\nNo counterexample: the property holds on the whole bound.\n\n"
-    if r.notes:
+    if r.notes and notes_seen is not None and r.notes in notes_seen:
+        out += f"\n*Notes from the check:* the same as {notes_seen[r.notes]}.\n\n"
+    elif r.notes:
         out += admonition("note", r.notes, title="Notes from the check")
+        if notes_seen is not None:
+            notes_seen[r.notes] = f"{{ref}}`{short_id(r.check_id)} <{label(r.check_id)}>`"
     return out + "::::\n\n"
 
 
@@ -188,7 +203,7 @@ def summary_table(recs: Iterable[Record], link: Callable[[CheckResult], str]) ->
         r = rec.result
         ok = "✓" if r.passed else ("(disagrees with the paper)" if r.disagrees_with_paper else "✗ FAILED")
         bound = ", ".join(f"{k}={v}" for k, v in r.bound.items())
-        rows.append([link(r), r.kind, f"`{r.mode}`", f"<small>{escape(bound)}</small>" if bound else "**empty**",
-                     f"{r.states:,}",
-                     f"{r.verdict} {ok}", f"{len(r.counterexample)}" if r.counterexample else "—"])
-    return table(["check", "kind", "universe", "bound", "states", "verdict", "cex steps"], rows, raw=True)
+        rows.append([f"{link(r)} <small>({r.kind})</small>", f"`{r.mode}`",
+                     f"<small>{escape(bound)}</small>" if bound else "**empty**", f"{r.states:,}",
+                     f"{r.verdict}&nbsp;{ok}"])
+    return table(["record (kind)", "universe", "bound", "states", "verdict"], rows, raw=True)

@@ -11,7 +11,8 @@ same placement as ``shift_core.model.diagram``. :func:`is_trace` says whether la
 invented arrow.
 
 Text is never cut: a label too long for the room it has wraps onto more lines and its row grows. The picture is
-drawn at the width the book shows it (about 720 px), so 12 px text stays 12 px on the page.
+drawn at the width the book shows it (560 px, the text column of a 1280 px wide window), so 12 px text stays
+12 px on the page.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _ACTOR = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*):\s")
 _KIND = re.compile(r"\s*(?:\d+\s*[.:)]\s*)?(?:Ev)?([A-Za-z_]+)\(")
 _SEPARATOR = re.compile(r"^\s*-{3}\s*(.*?)\s*-{3}\s*$")
 
-WIDTH, MARGIN, TOP = 720, 14, 66  #: picture width (px), side margin, y of the first step
+WIDTH, MARGIN, TOP = 560, 10, 66  #: picture width (px, the book column at 1280 px), side margin, y of 1st step
 FONT, CHAR_W, LINE_H = 12, 7.3, 15  #: monospace label size, its advance per character, line height
 
 

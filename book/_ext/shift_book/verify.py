@@ -92,21 +92,22 @@ def check_records(page: Path, recs: list[Record], where: str) -> list[str]:
 
 
 def check_index(page: Path, recs: list[Record]) -> list[str]:
-    """The theorems index: one row per record with its bound and state count."""
+    """The theorems index: one row per record (its link names the record's section) with bound and states."""
     if not page.is_file():
         return ["theorems/index: not built"]
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
     rows: dict[str, list[str]] = {}
     for tr in soup.select("table tr"):
-        cells = [td.get_text(" ", strip=True) for td in tr.find_all("td")]
-        if len(cells) >= 5:
-            rows[cells[0]] = cells
+        cells = tr.find_all("td")
+        link = cells[0].find("a") if cells else None
+        if isinstance(link, Tag) and len(cells) >= 4:
+            rows[str(link.get("href", "")).rsplit("#", 1)[-1]] = [td.get_text(" ", strip=True) for td in cells]
     problems = []
     for rec in recs:
-        cells = rows.get(rec.result.check_id)
+        cells = rows.get(rec_md.label(rec.result.check_id))
         if cells is None:
             problems.append(f"theorems/index: no row for {rec.result.check_id}")
-        elif cells[3].lower() in EMPTY or _first_int(cells[4]) != rec.result.states:
+        elif cells[2].lower() in EMPTY or _first_int(cells[3]) != rec.result.states:
             problems.append(f"theorems/index: {rec.result.check_id} row lacks its bound or states ({cells})")
     return problems
 
