@@ -167,7 +167,7 @@ def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, lev
              ["explored", explored(r)],
              ["verdict", verdict(r)],
              ["positive controls", controls(r)],
-             ["search time", f"{r.seconds:.3g} s"]]
+             ["search time", f"{r.seconds:.3g} s" if r.seconds >= 0.001 else "< 1 ms"]]
     if r.counts:
         rows.append(["counts", "<br>".join(f"`{k}` = {fmt_value(v)}" for k, v in r.counts.items())])
     out += table(["field", "value"], rows, raw=True)
@@ -186,7 +186,8 @@ def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, lev
         else:
             out += ": **none recorded**, although the verdict is a counterexample.\n\n"
     else:
-        out += "\nNo counterexample: the property holds on the whole bound.\n\n"
+        where = {"P": "on every sampled instance", "W": "for the witness"}.get(r.kind, "on the whole bound")
+        out += f"\nNo counterexample: the property holds {where}.\n\n"
     if r.notes and notes_seen is not None and r.notes in notes_seen:
         out += f"\n*Notes from the check:* the same as {notes_seen[r.notes]}.\n\n"
     elif r.notes:
