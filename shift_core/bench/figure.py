@@ -136,3 +136,22 @@ def note(ax: Any, text: str) -> None:
     """A boxed remark inside an axes (e.g. that its bars are an emulator constant), where readers look."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8.5,
             bbox={"boxstyle": "round,pad=0.5", "facecolor": "#fff8c5", "edgecolor": "#bf8700", "alpha": 0.95})
+
+
+def backend_bars(frames: Mapping[str, pd.DataFrame], *, x: str, y: str, hue: str, flat_note: str,
+                 **kw: Any) -> tuple[Any, list[str]]:
+    """One bar panel per backend (each with its own y scale, titled by :data:`BACKEND_LABELS`); a panel whose bars
+    are all one value (:func:`constant`) gets ``flat_note`` written on it, formatted with that ``value``.
+
+    :returns: the seaborn ``FacetGrid`` and the backends whose panel is flat.
+    """
+    g = sns.catplot(data=pd.concat(frames.values()), x=x, y=y, hue=hue, col="backend", kind="bar", errorbar="sd",
+                    sharey=False, height=3.4, aspect=1.25, col_order=list(frames), **kw)
+    flat = []
+    for backend, ax in zip(frames, g.axes.flat, strict=True):
+        ax.set_title(BACKEND_LABELS[backend])
+        value = constant(frames[backend], y)
+        if value is not None:
+            flat.append(backend)
+            note(ax, flat_note.format(value=value))
+    return g, flat

@@ -124,21 +124,10 @@ def screenshots(drv: Any, url: str, out: Path, name: str, max_shots: int = 12) -
 
 
 def pages(html: Path) -> list[str]:
-    """Every page of the book's table of contents, as paths without ``.html``."""
-    import yaml
+    """Every page of the book's table of contents that was built, as paths without ``.html``."""
+    from bookbuild import toc_files
 
-    toc = yaml.safe_load((Path(__file__).resolve().parents[2] / "book" / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for e in entries:
-            if "file" in e:
-                out.append(e["file"])
-            walk(e.get("sections", []) + e.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return [p for p in out if (html / f"{p}.html").is_file()]
+    return [p for p in toc_files() if (html / f"{p}.html").is_file()]
 
 
 def main(argv: list[str]) -> int:

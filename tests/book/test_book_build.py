@@ -14,23 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from bookbuild import BOOK, FIXTURE_DATA, REPO, BuiltBook
-
-
-def toc_files() -> list[str]:
-    """Every document named in ``book/_toc.yml`` (root, chapters, sections)."""
-    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for e in entries:
-            if "file" in e:
-                out.append(e["file"])
-            walk(e.get("sections", []) + e.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return out
+from bookbuild import FIXTURE_DATA, REPO, BuiltBook, toc_files
 
 
 class Links(HTMLParser):
