@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from shift_core.bench.claims import CLASSES, COLUMNS, ClaimsError, build_rows, fill, judge, load_table, to_csv, \
-    to_html, validate_rows
+from shift_core.bench.claims import (
+    CLASSES,
+    COLUMNS,
+    ClaimsError,
+    build_rows,
+    fill,
+    judge,
+    load_table,
+    to_csv,
+    to_html,
+    validate_rows,
+)
 from shift_core.bench.config import REPO
 from shift_core.bench.record import BENCHES
 
@@ -200,7 +210,8 @@ def test_table_errors_are_one_line(tmp_path: Path) -> None:
                    "check: {kind: within}, by_construction: {sim: ''}}\n")
     with pytest.raises(ClaimsError, match="empty reason for backend sim"):
         load_table(bad)
-    bad.write_text("claims:\n  - {id: a, source: s, claim: c, paper: 1, unit: u, metric: m.k, check: {kind: roughly}}\n")
+    bad.write_text("claims:\n  - {id: a, source: s, claim: c, paper: 1, unit: u, metric: m.k, "
+                   "check: {kind: roughly}}\n")
     with pytest.raises(ClaimsError, match=r"claims\[0\] \(a\): check.kind"):
         load_table(bad)
 

@@ -9,8 +9,8 @@ rule claims:
         get_stage_outputs(),
         table="config/paper_values.yaml",
     output:
-        csv="data/claims.csv",
-        html="data/claims.html",
+        csv=report("data/claims.csv", caption="../report/claims.rst", category="Claims"),
+        html=report("data/claims.html", caption="../report/claims.rst", category="Claims"),
     log:
         "logs/claims/claims.log",
     conda:
