@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -35,6 +36,17 @@ FIGURES = {
 }
 #: the interpreter of this pipeline (the project's venv); stage scripts run under it
 PYTHON = sys.executable
+
+
+def load_paper_items():
+    """The reviewers' table (workflow/paper_items.yaml), validated: target -> label, item, data files, book page."""
+    items = yaml.safe_load(Path(workflow.basedir, "paper_items.yaml").read_text())
+    validate(items, schema="../schemas/paper_items.schema.yaml")
+    return {entry["target"]: entry for entry in items["items"]}
+
+
+#: paper item -> Snakemake target -> data/ files -> book page (the target rules of rules/targets.smk)
+PAPER_ITEMS = load_paper_items()
 
 
 wildcard_constraints:
@@ -94,6 +106,7 @@ def get_bench_settings(wildcards):
 
 
 def get_rxe_skip_reason():
+    """Why the rxe stage does not run when rules/rxe.smk is not included."""
     if not config["backends"]["rxe"]["enabled"]:
         return "disabled in config (backends.rxe.enabled: false)"
     return "rxe rules not present (workflow/rules/rxe.smk missing)"
@@ -101,6 +114,26 @@ def get_rxe_skip_reason():
 
 def get_figure_input(wildcards):
     return FIGURES[wildcards.fig]
+
+
+def get_item_files(target):
+    """The data/ files of one paper item (what `snakemake <target>` builds)."""
+    return PAPER_ITEMS[target]["files"]
+
+
+def get_report_category(wildcards):
+    """The paper item a figure belongs to (its category in the Snakemake report)."""
+    png = f"data/figures/{wildcards.fig}.png"
+    return next((i["label"] for i in PAPER_ITEMS.values() if png in i["files"]), "Other figures")
+
+
+def get_figure_caption(wildcards):
+    """A figure's caption for the Snakemake report, from workflow/report/figures/<fig>.rst (a rule param, so
+    the report's one caption template can show it; editing a caption redraws that figure)."""
+    path = Path(workflow.basedir, "report", "figures", f"{wildcards.fig}.rst")
+    if path.exists():
+        return path.read_text().strip()
+    return f"Figure ``{wildcards.fig}`` (no caption yet: write workflow/report/figures/{wildcards.fig}.rst)."
 
 
 def get_stage_outputs():
@@ -140,4 +173,5 @@ def get_results():
 
 
 def get_final_output():
+    """Every result and the book (what a plain `snakemake` builds)."""
     return get_results() + ["data/book/manifest.json"]
