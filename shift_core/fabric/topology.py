@@ -106,7 +106,7 @@ class Fabric:
         self.untraced_executions = 0  #: executions by stale copies the per-op trace cannot place
         self._path_last: dict[tuple[str, str], int] = {}
         self.batching = True  #: stream runs of identical WRITEs at WR granularity (see :mod:`.batch`)
-        self.batches: list[Any] = []  #: active :class:`~shift_core.fabric.batch.WriteBatch` es
+        self.batches: dict[Any, None] = {}  #: active :class:`~shift_core.fabric.batch.WriteBatch` es, oldest first
         self._next_uid = 1
         self.rng = random.Random(seed)
         self.switch_ns = switch_ns

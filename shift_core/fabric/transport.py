@@ -173,6 +173,9 @@ class RCTransport:
         self.retry_guard: tuple[SendWQE, int] | None = None
         self.last_batch_ack = 0  # when the last fully acknowledged WR batch got its last ACK
         self.tail_batch: Any = None  # the newest WR batch of this QP (see batch.try_extend)
+        self.batches: dict[Any, None] = {}  # this QP's active WR batches, oldest first
+        self.batch_wrs = 0  # WRs in them not yet handed to the per-WR path (an upper bound of their outstanding)
+        self.batch_acked = 0  # of those, known acknowledged (a lower bound; reset when a batch is retired)
 
     # -------------------------------------------------------------- helpers
     def _emit(self, e: ev.Event) -> None:
