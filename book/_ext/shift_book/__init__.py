@@ -19,6 +19,7 @@ from sphinx.config import Config
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
+from . import explore
 from .data import DataRoot, default_root
 from .fragments import Renderer
 
@@ -43,6 +44,7 @@ def render_all(data: DataRoot) -> dict[str, str | bytes]:
     r.boundary()
     r.trilemma(r.design())
     r.results()
+    explore.render(r)
     r.api()
     r.provenance()  # last: it lists every file the others looked for and missed
     return r.files
