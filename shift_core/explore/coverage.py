@@ -1,9 +1,8 @@
 """Coverage of the failover machine: which (state, event) pairs of :mod:`shift_core.shift.machine`'s tables the
 explored runs took, how often, and the first run that took each (its placement, so it can be replayed).
 
-A pair no run took is *not reached at this bound*, or reachable by no run at all; :data:`WHY_UNREACHED` names the
-pairs the exploration shows no way into and says why (the reason is written from the code, and the table shows
-it beside the zero count, so an unreached pair is never silent).
+A pair no run took is shown with what reaching it takes (:data:`WHY_UNREACHED`, written from the code paths that
+raise each event), or as *not reached at this bound*; so an unreached pair is never silent.
 """
 
 from __future__ import annotations
@@ -15,8 +14,20 @@ from shift_core.shift.machine import RQ_TRANSITIONS, SQ_TRANSITIONS
 
 Key = tuple[str, str, str]  #: (queue, from state, event)
 
-#: pairs no explored run can take, and why (filled from the code paths that raise each event)
-WHY_UNREACHED: dict[Key, str] = {}
+_SECOND = "a second fault (reached by the pair exploration)"
+#: what it takes to reach a pair, shown when a run reached none: the single-fault exploration cannot reach these
+#: with SHIFT's own strategies, because each event needs something to fail after the first fault struck
+WHY_UNREACHED: dict[Key, str] = {
+    ("sq", "default", "second_failure"): "the backup QP or the KV store must already be unusable when the first "
+                                         f"error arrives: {_SECOND}",
+    ("sq", "fallback", "second_failure"): f"the backup path must fail while traffic is on it: {_SECOND}",
+    ("sq", "wait_signaled", "default_error"): f"the recovered default path must fail again before the fence: {_SECOND}",
+    ("sq", "wait_drained", "default_error"): "the recovered default path must fail again while the fence drains: "
+                                             f"{_SECOND}",
+    ("sq", "wait_signaled", "second_failure"): f"the backup path must fail during the switch-back: {_SECOND}",
+    ("sq", "wait_drained", "second_failure"): f"the backup path must fail while the fence drains: {_SECOND}",
+    ("rq", "fallback", "second_failure"): f"the backup path must fail while receives are on it: {_SECOND}",
+}
 
 
 def table() -> list[tuple[str, str, str, str]]:
