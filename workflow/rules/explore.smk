@@ -3,25 +3,12 @@
 # explore_<mode> writes the results; explore_check fails the run when a cell violates config/fault_expectations.yaml
 # (a separate rule, so the results that show the violation are kept).
 
-EXPLORE_MODES = ["single", "pairs"] if config["explore"]["pairs"] else ["single"]
-
-
-def get_explore_sources():
-    """The code behind the exploration: the explorer, the CLI, the workloads and judge, the fabric, the layer."""
-    own = [f"shift_core/bench/{name}.py" for name in ("workloads", "judge")] + ["shift_core/cli/explore.py"]
-    return own + sources("explore") + sources("fabric") + sources("shift") + sources("kv") + sources("model")
-
-
-def get_explore_outputs():
-    """The exploration's results (added to the stage outputs of common.smk)."""
-    return expand(
-        "data/sim/explore/{mode}{suffix}", mode=EXPLORE_MODES, suffix=[".json", ".csv", "_coverage.csv"]
-    ) + ["data/sim/explore/check.json", "data/sim/explore/manifest.json"]
+from shift_core.explore import stage as explore_stage
 
 
 rule explore:
     input:
-        get_explore_sources(),
+        explore_stage.sources(),
         expectations="config/fault_expectations.yaml",
     output:
         json="data/sim/explore/{mode}.json",
@@ -44,7 +31,7 @@ rule explore:
 
 rule explore_check:
     input:
-        expand("data/sim/explore/{mode}.json", mode=EXPLORE_MODES),
+        expand("data/sim/explore/{mode}.json", mode=explore_stage.modes(config)),
     output:
         "data/sim/explore/check.json",
     log:
@@ -57,7 +44,7 @@ rule explore_check:
 
 rule explore_manifest:
     input:
-        expand("data/sim/explore/{mode}.json", mode=EXPLORE_MODES),
+        expand("data/sim/explore/{mode}.json", mode=explore_stage.modes(config)),
     output:
         "data/sim/explore/manifest.json",
     log:
