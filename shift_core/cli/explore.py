@@ -61,7 +61,8 @@ def register(group: click.Group) -> None:
     @click.option("--mode", type=click.Choice(MODES), default="single", show_default=True,
                   help="One fault per run at every point, or every pair (second fault in the first one's run).")
     @click.option("--steps", type=int, default=None,
-                  help=f"Workload steps per run (the bound; default {DEFAULT_STEPS}).")
+                  help="Workload steps per run (the bound; default "
+                       + ", ".join(f"{v} for {k}" for k, v in DEFAULT_STEPS.items()) + ").")
     @click.option("--workload", "workloads", multiple=True, type=click.Choice(WORKLOADS),
                   help="Workload(s) (repeatable; default all).")
     @click.option("--strategy", "strategies", multiple=True, type=click.Choice((*STRATEGIES, *CONTROL_STRATEGIES)),

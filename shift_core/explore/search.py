@@ -21,12 +21,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from shift_core.explore.controls import resolve_strategy
 from shift_core.explore.coverage import Key, coverage_rows, outside_table
 from shift_core.explore.expectations import Expectations
 from shift_core.explore.placements import FAILOVER_KINDS, Placement, first_faults, second_faults
 from shift_core.explore.runner import RunOutcome, execute
 from shift_core.explore.schedule import ReplaySchedule, RunSpec
+from shift_core.fabric.faults import validation_error
 from shift_core.vocabulary import OUTCOMES, STRATEGIES, WORKLOADS
 
 MODES = ("single", "pairs")
@@ -45,7 +48,14 @@ class ExploreConfig:
     processes: int = 2
 
     def spec(self, workload: str, strategy: str) -> RunSpec:
-        return RunSpec(workload=workload, strategy=strategy, **self.knobs)
+        """The run of one cell.
+
+        :raises ShiftUserError: for a knob out of range (one line naming it).
+        """
+        try:
+            return RunSpec(workload=workload, strategy=strategy, **self.knobs)
+        except ValidationError as exc:
+            raise validation_error("explore", exc) from None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec(self.workloads[0], self.strategies[0]).model_dump()

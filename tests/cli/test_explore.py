@@ -57,6 +57,8 @@ def test_bad_input_is_one_line(tmp_path, capsys) -> None:  # type: ignore[no-unt
     bad.write_text("rules:\n  - {workloads: [nope], strategies: '*', source: x}\n")
     code, _, err = run(["explore", "--expectations", str(bad), "--out", str(tmp_path)], capsys)
     assert code == 2 and err.startswith("shift: error: expectations file") and err.count("\n") == 1
+    code, _, err = run(["explore", "--steps", "300", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "explore: n: Input should be less than or equal to 256" in err
     sched = tmp_path / "s.yaml"
     sched.write_text("run: {workload: send_recv, strategy: shift}\n"
                      "faults:\n- {kind: kv_down, when: {transition: {host: A, to: flying}}}\n")
