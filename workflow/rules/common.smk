@@ -143,6 +143,7 @@ def get_stage_outputs():
         + ["data/boundary/boundary.json", "data/boundary/cts_share.csv"]
         + expand("data/sim/{bench}.{ext}", bench=SIM_BENCHES, ext=["csv", "json"])
         + ["data/sim/faults/faults.json", "data/sim/faults/faults.csv"]
+        + explore_stage.outputs(config)
         + ["data/theorems/manifest.json", "data/sim/manifest.json", "data/boundary/manifest.json"]
         + ["data/fastpath/manifest.json", "data/rxe/manifest.json", "data/nic/manifest.json"]
         + ["data/proofs/manifest.json"]

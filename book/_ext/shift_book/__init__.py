@@ -21,7 +21,7 @@ from sphinx.config import Config
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from . import provenance
+from . import explore, provenance
 from .data import DataRoot, default_root
 from .fragments import Renderer
 
@@ -46,6 +46,7 @@ def render_all(data: DataRoot) -> dict[str, str | bytes]:
     r.boundary()
     r.trilemma(r.design())
     r.results()
+    explore.render(r)
     r.api()
     r.provenance()  # last: it lists every file the others looked for and missed
     return r.files
