@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 Value = float | int | str | None
-#: the backends with a column in the claims table, in column order (model stages sit in ``sim``)
-BACKENDS = ("sim", "rxe", "nic")
 #: fault-matrix workloads that carry atomics (SHIFT refuses to fail them over: a separate claim)
 ATOMICS = ("fadd_counter", "cas_lock")
 

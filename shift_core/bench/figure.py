@@ -26,6 +26,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from shift_core.vocabulary import BACKENDS
+
 
 def style() -> None:
     """The house style: seaborn whitegrid, colour-blind palette, readable sizes."""
@@ -44,8 +46,6 @@ def load(path: str | Path) -> tuple[pd.DataFrame | None, str | None]:
 
 #: PNG text-chunk keys :func:`save` writes (``Title`` and ``Description`` are the PNG standard's own)
 META_KEYS = {"title": "Title", "caption": "Description", "paper_item": "shift:paper_item", "backends": "shift:backends"}
-#: every backend a benchmark may run on, in the order figures draw them
-BACKENDS = ("sim", "rxe", "nic")
 #: how a figure names each backend's facet
 BACKEND_LABELS = {"sim": "sim (emulator, virtual time)", "rxe": "rxe (soft-RoCE under QEMU TCG)",
                   "nic": "nic (real RDMA NICs)"}

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from shift_core.bench.claims import CLASSES
+from shift_core.vocabulary import BACKENDS
 
 from .markdown import table
 
@@ -80,7 +81,7 @@ def claims_table(claims: Sequence[Claim]) -> str:
         source = f"<br><small>{escape(r['source'])}</small>" if r.get("source") else ""
         paper = escape(r.get("paper", "")) + (f"<br><small>{escape(r['paper_text'])}</small>"
                                               if r.get("paper_text") else "")
-        ours = "<br>".join(f"{b}: <b>{escape(_num(r[b]))}</b>" for b in ("sim", "rxe", "nic") if r.get(b)) or "—"
+        ours = "<br>".join(f"{b}: <b>{escape(_num(r[b]))}</b>" for b in BACKENDS if r.get(b)) or "—"
         klass = f"<b>{escape(c.klass)}</b>" + (f"<br><small>{escape(c.reason)}</small>" if c.reason else "")
         rows.append([f"<code>{escape(c.id)}</code> {escape(r.get('claim', ''))}{unit}{source}", paper, ours, klass])
     return table(["claim", "paper", "ours", "class"], rows, raw=True)
