@@ -204,7 +204,7 @@ def summary_table(recs: Iterable[Record], link: Callable[[CheckResult], str]) ->
         r = rec.result
         ok = "✓" if r.passed else ("(disagrees with the paper)" if r.disagrees_with_paper else "✗ FAILED")
         bound = ", ".join(f"{k}={v}" for k, v in r.bound.items())
-        rows.append([f"{link(r)} <small>({r.kind})</small>", f"`{r.mode}`",
+        rows.append([f"{link(r)}<br><small>{r.kind}, {escape(r.mode)}</small>",
                      f"<small>{escape(bound)}</small>" if bound else "**empty**", f"{r.states:,}",
-                     f"{r.verdict}&nbsp;{ok}"])
-    return table(["record (kind)", "universe", "bound", "states", "verdict"], rows, raw=True)
+                     f"{r.verdict} {ok}"])
+    return table(["record (kind, universe)", "bound", "states", "verdict"], rows, raw=True)

@@ -97,7 +97,8 @@ def check_records(page: Path, recs: list[Record], where: str) -> list[str]:
 
 
 def check_index(page: Path, recs: list[Record]) -> list[str]:
-    """The theorems index: one row per record (its link names the record's section) with bound and states."""
+    """The theorems index: one row per record (its link names the record's section) with bound and states
+    (:func:`shift_book.records.summary_table`'s second and third columns)."""
     if not page.is_file():
         return ["theorems/index: not built"]
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
@@ -112,7 +113,7 @@ def check_index(page: Path, recs: list[Record]) -> list[str]:
         cells = rows.get(rec_md.label(rec.result.check_id))
         if cells is None:
             problems.append(f"theorems/index: no row for {rec.result.check_id}")
-        elif cells[2].lower() in EMPTY or _first_int(cells[3]) != rec.result.states:
+        elif cells[1].lower() in EMPTY or _first_int(cells[2]) != rec.result.states:
             problems.append(f"theorems/index: {rec.result.check_id} row lacks its bound or states ({cells})")
     return problems
 
