@@ -177,6 +177,9 @@ def test_pages_show_the_fixture_numbers(built_book: BuiltBook) -> None:
     for rec in cf.records:
         assert rec.result.check_id in html
         assert f"{rec.result.states:,} generated" in html, f"states of {rec.result.check_id} not shown"
+        if rec.result.counterexample_pair:  # Thm 1 draws each counterexample after the trace it is paired with
+            first, second = rec.result.counterexample_pair
+            assert f"({len(second)} steps), drawn after the trace it is paired with ({len(first)} steps)" in html
     assert "Rocq name" in html and "indistinguishability_universal" in html
     assert 'href="../reference/xref.html#rocq-impossibility-main"' in html  # Rocq names link to the xref row
     assert 'id="rocq-impossibility-main"' in (built_book.html / "reference" / "xref.html").read_text()

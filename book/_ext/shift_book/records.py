@@ -176,6 +176,10 @@ def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, lev
     if r.verdict == "counterexample" or steps or diagrams:
         n = len(steps)
         what = f"shortest counterexample ({n} step{'s' if n != 1 else ''})" if n else "counterexample"
+        pair = r.counterexample_pair
+        if diagrams and len(pair) == 2 and tuple(pair[1]) == tuple(steps) and pair[0]:
+            # the producer draws the pair (e.g. Thm 1's T1 and T2): say why the diagram has more steps than n
+            what += f", drawn after the trace it is paired with ({len(pair[0])} steps)"
         out += f"\n**The {what}**"
         if diagrams:
             out += " — sequence diagram, lanes left to right:\n"
