@@ -175,6 +175,9 @@ def test_claims_read_class_and_reason_and_describe_every_class() -> None:
     assert [line.split(" — ")[0] for line in text.split("\n\n") if line] == [f"**{c}**" for c in CLASSES]
     assert "**by construction** — 1 claim in this run" in text and "**needs hardware** — 0 claims" in text
     assert "the timer is the formula" in claims.claims_table([made])  # the whole reason, never cut
+    twin = claims.Claim({"id": "b", "class": "by construction", "reason": "the timer is the formula"})
+    shared = claims.claims_table([made, twin])  # a reason is printed once per table, then referred to
+    assert shared.count("the timer is the formula") == 1 and "the same reason as <code>a</code>" in shared
 
 
 def test_claims_sit_beside_their_figure_or_their_page() -> None:

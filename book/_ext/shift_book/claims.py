@@ -73,16 +73,24 @@ def _num(text: str) -> str:
 
 
 def claims_table(claims: Sequence[Claim]) -> str:
-    """Claims, one per row: the paper's value beside ours (per backend) and the class with its full reason."""
+    """Claims, one per row: the paper's value beside ours (per backend) and the class with its full reason; a
+    reason the table already gave (LL and LL128 share one) refers to the row that gave it."""
     rows = []
+    first_with: dict[str, str] = {}
     for c in claims:
         r = c.row
+        if c.reason in first_with:
+            reason = f"the same reason as <code>{escape(first_with[c.reason])}</code>"
+        else:
+            reason = escape(c.reason)
+            if c.reason:
+                first_with[c.reason] = c.id
         unit = f" [{escape(r['unit'])}]" if r.get("unit") else ""
         source = f"<br><small>{escape(r['source'])}</small>" if r.get("source") else ""
         paper = escape(r.get("paper", "")) + (f"<br><small>{escape(r['paper_text'])}</small>"
                                               if r.get("paper_text") else "")
         ours = "<br>".join(f"{b}: <b>{escape(_num(r[b]))}</b>" for b in BACKENDS if r.get(b)) or "—"
-        klass = f"<b>{escape(c.klass)}</b>" + (f"<br><small>{escape(c.reason)}</small>" if c.reason else "")
+        klass = f"<b>{escape(c.klass)}</b>" + (f"<br><small>{reason}</small>" if reason else "")
         rows.append([f"<code>{escape(c.id)}</code> {escape(r.get('claim', ''))}{unit}{source}", paper, ours, klass])
     return table(["claim", "paper", "ours", "class"], rows, raw=True)
 
