@@ -186,3 +186,19 @@ def manifest(backend: str, config: Mapping[str, Any] | None = None, *, status: s
         "wall_seconds": round(float(seconds if seconds is not None else process_seconds()), 3),
         **portable(extra),
     }
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The JSON object at ``path``, or ``None`` when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def manifest_of(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The manifest a result file carries: under ``manifest`` in a real backend's ``{"manifest", "summary"}``,
+    else the record itself (a stage manifest, or a sim result whose manifest keys sit beside ``summary``)."""
+    inner = record.get("manifest")
+    return inner if isinstance(inner, Mapping) else record

@@ -40,5 +40,5 @@ FAULT_SITES: tuple[str, ...] = ("sender_nic", "receiver_nic", "switch_port")
 #: outcome of one judged run
 OUTCOMES: tuple[str, ...] = ("correct", "error_surfaced", "silent_corruption", "stall")
 
-#: backends (pyverbs-shaped); `sim` is the embedded default
+#: backends (pyverbs-shaped), in the order the claims table and figures show them; `sim` is the embedded default
 BACKENDS: tuple[str, ...] = ("sim", "rxe", "nic")

@@ -9,7 +9,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from shift_core.results import PROJECT, benchmark_seconds, manifest, portable, process_seconds
+from shift_core.results import (
+    PROJECT,
+    benchmark_seconds,
+    manifest,
+    manifest_of,
+    portable,
+    process_seconds,
+    read_json,
+)
 
 
 def test_project_paths_become_relative_and_others_lose_their_machine_part() -> None:
@@ -53,3 +61,13 @@ def test_benchmark_seconds_reads_snakemakes_benchmark_file(tmp_path: Path) -> No
     tsv.write_text("s\th:m:s\tmax_rss\tmax_vms\n12.3456\t0:00:12\t100.1\t200.2\n")
     assert benchmark_seconds(tsv) == 12.3456
     assert benchmark_seconds(tmp_path / "absent.tsv") == 0.0
+
+
+def test_a_result_files_manifest_is_read_wrapped_or_flat(tmp_path: Path) -> None:
+    (tmp_path / "rxe.json").write_text('{"manifest": {"status": "skipped"}, "summary": {"status": "x"}}')
+    (tmp_path / "sim.json").write_text('{"status": "ok", "summary": {}}')
+    (tmp_path / "list.json").write_text("[1]")
+    (tmp_path / "bad.json").write_text("{")
+    assert manifest_of(read_json(tmp_path / "rxe.json") or {})["status"] == "skipped"
+    assert manifest_of(read_json(tmp_path / "sim.json") or {})["status"] == "ok"
+    assert [read_json(tmp_path / n) for n in ("list.json", "bad.json", "absent.json")] == [None, None, None]

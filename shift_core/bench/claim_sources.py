@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shift_core.results import manifest_of, read_json
+
 Value = float | int | str | None
-#: the backends with a column in the claims table, in column order (model stages sit in ``sim``)
-BACKENDS = ("sim", "rxe", "nic")
 #: fault-matrix workloads that carry atomics (SHIFT refuses to fail them over: a separate claim)
 ATOMICS = ("fadd_counter", "cas_lock")
 
@@ -36,15 +35,6 @@ class Reading:
     explain: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object at ``path``, or ``None`` when it is missing, unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def skip_reason(record: Mapping[str, Any] | None) -> str | None:
     """Why ``record`` holds no result (missing, or a manifest whose status is not ``ok``), else ``None``.
 
@@ -52,8 +42,7 @@ def skip_reason(record: Mapping[str, Any] | None) -> str | None:
     """
     if record is None:
         return "no result file"
-    inner = record.get("manifest")
-    head: Mapping[str, Any] = inner if isinstance(inner, Mapping) else record
+    head = manifest_of(record)
     status = head.get("status", "ok")
     if status in ("ok", "partial"):
         return None

@@ -38,7 +38,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from shift_core.bench.claim_sources import (
-    BACKENDS,
     Found,
     Sources,
     Value,
@@ -47,6 +46,7 @@ from shift_core.bench.claim_sources import (
     verbs_summary,
 )
 from shift_core.errors import ShiftUserError
+from shift_core.vocabulary import BACKENDS
 
 __all__ = ["CLASSES", "COLUMNS", "Claim", "ClaimsError", "bench_summary", "build_rows", "classify", "fill",
            "judge", "load_table", "to_csv", "to_html", "validate_rows", "verbs_summary"]

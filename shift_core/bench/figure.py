@@ -11,7 +11,6 @@ figure's caption, so a figure and its caption cannot come apart.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -25,6 +24,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+
+from shift_core.results import manifest_of, read_json
+from shift_core.vocabulary import BACKENDS
 
 
 def style() -> None:
@@ -44,8 +46,6 @@ def load(path: str | Path) -> tuple[pd.DataFrame | None, str | None]:
 
 #: PNG text-chunk keys :func:`save` writes (``Title`` and ``Description`` are the PNG standard's own)
 META_KEYS = {"title": "Title", "caption": "Description", "paper_item": "shift:paper_item", "backends": "shift:backends"}
-#: every backend a benchmark may run on, in the order figures draw them
-BACKENDS = ("sim", "rxe", "nic")
 #: how a figure names each backend's facet
 BACKEND_LABELS = {"sim": "sim (emulator, virtual time)", "rxe": "rxe (soft-RoCE under QEMU TCG)",
                   "nic": "nic (real RDMA NICs)"}
@@ -53,15 +53,9 @@ BACKEND_LABELS = {"sim": "sim (emulator, virtual time)", "rxe": "rxe (soft-RoCE 
 
 def _status(path: Path) -> str | None:
     """The ``status`` of a result's JSON (``{"manifest": {...}}`` or a flat manifest), ``None`` if unreadable."""
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(obj, dict):
-        return None
-    inner = obj.get("manifest")
-    man: dict[str, Any] = inner if isinstance(inner, dict) else obj
-    return str(man["status"]) if man.get("status") is not None else None
+    record = read_json(path)
+    status = manifest_of(record).get("status") if record is not None else None
+    return str(status) if status is not None else None
 
 
 def backend_frames(sim_csv: str | Path) -> dict[str, pd.DataFrame]:

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
 import yaml
 from bookbuild import FIXTURE_DATA, REPO, BuiltBook, toc_files
 
@@ -143,7 +144,29 @@ def test_the_page_check_catches_an_empty_result(built_book: BuiltBook, tmp_path:
     assert "renders an empty bound" in problems and "renders no state count" in problems
     assert "is a trace but is not drawn" in problems and "without a drawn counterexample" in problems
     (html / "intro.html").write_text(f"<p>{REPO}/data</p>", encoding="utf-8")
-    assert "prints the machine's absolute path" in "\n".join(check_book(html, FIXTURE_DATA, REPO))
+    assert "intro.html: prints the machine's absolute path" in "\n".join(check_book(html, FIXTURE_DATA, REPO))
+
+
+@pytest.mark.parametrize("printed", [
+    "<code>{repo_wbr}/<wbr>data</code>",  # what markdown.code_wbr makes of a path: the HTML never holds it whole
+    "<code>{tmp}/pytest-of-me/book/_generated/x.md</code>",  # the temporary tree a test or CI clone builds in
+    "<img src=\"{home}/shift/x.png\">",
+])
+def test_the_page_check_catches_every_machine_path(built_book: BuiltBook, tmp_path: Path, printed: str) -> None:
+    import shutil
+    import tempfile
+
+    from shift_book.verify import check_book
+
+    html = tmp_path / "html"
+    shutil.copytree(built_book.html, html)
+    assert not [p for p in check_book(html, FIXTURE_DATA, REPO) if "absolute path" in p]
+    text = printed.format(repo_wbr=str(REPO).replace("/", "/<wbr>"), tmp=tempfile.gettempdir(), home=Path.home())
+    page = html / "reference" / "provenance.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("</article>", f"<p>{text}</p></article>", 1),
+                    encoding="utf-8")
+    assert "reference/provenance.html: prints the machine's absolute path" in "\n".join(
+        check_book(html, FIXTURE_DATA, REPO))
 
 
 def test_pages_show_the_fixture_numbers(built_book: BuiltBook) -> None:
@@ -154,6 +177,9 @@ def test_pages_show_the_fixture_numbers(built_book: BuiltBook) -> None:
     for rec in cf.records:
         assert rec.result.check_id in html
         assert f"{rec.result.states:,} generated" in html, f"states of {rec.result.check_id} not shown"
+        if rec.result.counterexample_pair:  # Thm 1 draws each counterexample after the trace it is paired with
+            first, second = rec.result.counterexample_pair
+            assert f"({len(second)} steps), drawn after the trace it is paired with ({len(first)} steps)" in html
     assert "Rocq name" in html and "indistinguishability_universal" in html
     assert 'href="../reference/xref.html#rocq-impossibility-main"' in html  # Rocq names link to the xref row
     assert 'id="rocq-impossibility-main"' in (built_book.html / "reference" / "xref.html").read_text()

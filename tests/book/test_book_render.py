@@ -165,15 +165,19 @@ def test_an_old_shape_renders_as_a_warning_not_as_empty_results(tmp_path: Path) 
     assert "not in the producers' record shape" in page and "shift-record" not in page
 
 
-def test_claims_read_class_and_reason_and_fall_back_to_status_and_note() -> None:
-    new = claims.Claim({"id": "a", "class": "by construction", "reason": "the timer is the formula"})
-    old = claims.Claim({"id": "b", "status": "differs", "note": "sim has no CPU cost"})
-    assert (new.klass, new.reason) == ("by construction", "the timer is the formula")
-    assert (old.klass, old.reason) == ("differs", "sim has no CPU cost")
-    text = claims.class_paragraphs([new, old, claims.Claim({"id": "c", "class": "differs", "reason": ""})])
-    assert "**by construction** — 1 claim in this run" in text and "**no reason given** for `c`" in text
-    assert claims.classes()[0] == "reproduced" and "by construction" in claims.classes()
-    assert "the timer is the formula" in claims.claims_table([new])  # the whole reason, never cut
+def test_claims_read_class_and_reason_and_describe_every_class() -> None:
+    from shift_core.bench.claims import CLASSES
+
+    made = claims.Claim({"id": "a", "class": "by construction", "reason": "the timer is the formula"})
+    assert (made.klass, made.reason) == ("by construction", "the timer is the formula")
+    assert set(claims.CLASS_TEXT) == set(CLASSES)  # every class the producer writes is explained on the page
+    text = claims.class_paragraphs([made, claims.Claim({"id": "c", "class": "differs", "reason": "x"})])
+    assert [line.split(" — ")[0] for line in text.split("\n\n") if line] == [f"**{c}**" for c in CLASSES]
+    assert "**by construction** — 1 claim in this run" in text and "**needs hardware** — 0 claims" in text
+    assert "the timer is the formula" in claims.claims_table([made])  # the whole reason, never cut
+    twin = claims.Claim({"id": "b", "class": "by construction", "reason": "the timer is the formula"})
+    shared = claims.claims_table([made, twin])  # a reason is printed once per table, then referred to
+    assert shared.count("the timer is the formula") == 1 and "the same reason as <code>a</code>" in shared
 
 
 def test_claims_sit_beside_their_figure_or_their_page() -> None:

@@ -29,7 +29,9 @@ FIGURES = {
     "fig8b_detection": ["data/sim/detection.csv"],
     "fig9_verbs_cost": ["data/sim/verbs_cost.csv", *BACKEND_MANIFESTS],
     "table2_latency": ["data/sim/latency.csv", *BACKEND_MANIFESTS],
-    "fig10_training": ["data/sim/training.csv", *BACKEND_MANIFESTS],
+    # no real backend runs the training job (contract 2's stems: timeline, downtime, verbs_cost, latency), so
+    # Fig 10 waits for no backend stage
+    "fig10_training": ["data/sim/training.csv"],
     "memory_cost": ["data/sim/memory_cost.csv"],
     "cts_share": ["data/boundary/cts_share.csv"],
     "fault_matrix": ["data/sim/faults/faults.csv", "data/sim/faults/faults.json"],

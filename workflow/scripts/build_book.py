@@ -39,5 +39,5 @@ else:
         raise SystemExit(f"book: the built pages do not show the data: {problems[0]}{more}")
     seconds = round(time.monotonic() - t0, 1)
     log_line(log, f"book check: every theorem and boundary record rendered with its data ({seconds} s)")
-    write_json_atomic(out, manifest("sim", smk.config, extra={"html": str(html / "index.html"), "seconds": seconds,
-                                                              "wall_seconds": seconds}))
+    write_json_atomic(out, manifest("sim", smk.config, extra={"html": str(html / "index.html")},
+                                    wall_seconds=seconds))

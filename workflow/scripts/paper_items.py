@@ -55,19 +55,39 @@ def _book(page: str, style: str) -> str:
     return f"{{doc}}`{page}`" if style == "myst" else f"book: `{page}`"
 
 
+def _files(files: list[str], style: str) -> str:
+    """The data files of an item: one per line on GitHub; in the book (a narrower column), grouped by directory
+    so that no cell holds a path longer than one file name."""
+    if style != "myst":
+        return "<br>".join(f"`{f}`" for f in files)
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        folder, _, name = f.rpartition("/")
+        groups.setdefault(folder, []).append(name)
+    return "<br>".join(f"`{folder}/`: " + ", ".join(f"`{n}`" for n in names) for folder, names in groups.items())
+
+
 def render_items(style: str) -> str:
-    """The table paper item -> target -> data/ files -> book page -> expected time (quick, full)."""
+    """The table paper item -> target -> data/ files -> book page -> expected time (quick, full); in the book the
+    target and page share the item's cell, so the table fits the page's column."""
     times = load_times()
-    rows = ["| paper item | Snakemake target | `data/` files | book | quick | full |", "|---|---|---|---|---|---|"]
+    if style == "myst":
+        rows = ["| paper item → target → book page | `data/` files | quick | full |", "|---|---|---|---|"]
+    else:
+        rows = ["| paper item | Snakemake target | `data/` files | book | quick | full |", "|---|---|---|---|---|---|"]
     for it in load_items():
-        files = "<br>".join(f"`{f}`" for f in it["files"])
+        files = _files(it["files"], style)
         quick, full = (times.get(p, {}).get("targets", {}).get(it["target"]) for p in PROFILES)
-        rows.append(f"| **{it['label']}**: {it['item']} | `{it['target']}` | {files} | "
-                    f"{_book(it['book'], style)} | {_minutes(quick)} | {_minutes(full)} |")
+        if style == "myst":
+            rows.append(f"| **{it['label']}**: {it['item']}<br>`{it['target']}` → {_book(it['book'], style)} | "
+                        f"{files} | {_minutes(quick)} | {_minutes(full)} |")
+        else:
+            rows.append(f"| **{it['label']}**: {it['item']} | `{it['target']}` | {files} | "
+                        f"{_book(it['book'], style)} | {_minutes(quick)} | {_minutes(full)} |")
     note = ("Run one with `snakemake --profile workflow/profiles/quick <target>` (or `.../full`); the Snakefile is "
             "found at `workflow/Snakefile`. Expected time = the sum of the wall times Snakemake measured for the jobs "
             "that target plans (`snakemake <target> -n --forceall`), from a complete run of that profile on the "
-            "machine named below: one job after another; on 2 cores independent jobs overlap.")
+            "machine named in the profiles table: one job after another; on 2 cores independent jobs overlap.")
     return "\n".join(rows) + "\n\n" + note + "\n"
 
 

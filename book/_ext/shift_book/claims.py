@@ -2,8 +2,7 @@
 
 The classes and their order come from ``shift_core.bench.claims.CLASSES`` (contract 3: ``reproduced``, ``by
 construction``, ``differs``, ``needs hardware``, ``not run``); a row's class is its ``class`` column with the
-``reason`` beside it. A claims table written before that contract has ``status`` / ``note`` instead: read as
-the same two things, so the book renders either.
+``reason`` beside it. The producer validates both before it writes the table, so the book reads them as they are.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from .markdown import table
+from shift_core.bench.claims import CLASSES
+from shift_core.vocabulary import BACKENDS
 
-#: contract 3's classes, in order (``shift_core.bench.claims.CLASSES`` once the claims producer defines it)
-DEFAULT_CLASSES = ("reproduced", "by construction", "differs", "needs hardware", "not run")
+from .markdown import table
 
 #: one paragraph per class: what it means, so a reader can weigh every row
 CLASS_TEXT = {
@@ -35,16 +34,6 @@ CLASS_TEXT = {
 }
 
 
-def classes() -> tuple[str, ...]:
-    """The claim classes in their order (the claims producer's constant when it has one)."""
-    try:
-        from shift_core.bench import claims as producer
-    except ImportError:
-        return DEFAULT_CLASSES
-    found = getattr(producer, "CLASSES", None)
-    return tuple(found) if found else DEFAULT_CLASSES
-
-
 @dataclass(frozen=True)
 class Claim:
     """One row of ``data/claims.csv`` as the book uses it."""
@@ -57,15 +46,13 @@ class Claim:
 
     @property
     def klass(self) -> str:
-        """``class`` (contract 3), else the older ``status`` column."""
-        return (self.row.get("class") or "").strip() or (self.row.get("status") or "").strip()
+        """The ``class`` column: one of ``CLASSES``."""
+        return (self.row.get("class") or "").strip()
 
     @property
     def reason(self) -> str:
-        """``reason`` (contract 3), else the older ``note`` column."""
-        if "class" in self.row:
-            return (self.row.get("reason") or "").strip()
-        return (self.row.get("note") or "").strip()
+        """The ``reason`` column: why the row has its class (always set for every class but ``reproduced``)."""
+        return (self.row.get("reason") or "").strip()
 
     @property
     def figure(self) -> str:
@@ -86,34 +73,32 @@ def _num(text: str) -> str:
 
 
 def claims_table(claims: Sequence[Claim]) -> str:
-    """Claims, one per row: the paper's value beside ours (per backend) and the class with its full reason."""
+    """Claims, one per row: the paper's value beside ours (per backend) and the class with its full reason; a
+    reason the table already gave (LL and LL128 share one) refers to the row that gave it."""
     rows = []
+    first_with: dict[str, str] = {}
     for c in claims:
         r = c.row
+        if c.reason in first_with:
+            reason = f"the same reason as <code>{escape(first_with[c.reason])}</code>"
+        else:
+            reason = escape(c.reason)
+            if c.reason:
+                first_with[c.reason] = c.id
         unit = f" [{escape(r['unit'])}]" if r.get("unit") else ""
         source = f"<br><small>{escape(r['source'])}</small>" if r.get("source") else ""
         paper = escape(r.get("paper", "")) + (f"<br><small>{escape(r['paper_text'])}</small>"
                                               if r.get("paper_text") else "")
-        ours = "<br>".join(f"{b}: <b>{escape(_num(r[b]))}</b>" for b in ("sim", "rxe", "nic") if r.get(b)) or "—"
-        klass = f"<b>{escape(c.klass)}</b>" + (f"<br><small>{escape(c.reason)}</small>" if c.reason else "")
+        ours = "<br>".join(f"{b}: <b>{escape(_num(r[b]))}</b>" for b in BACKENDS if r.get(b)) or "—"
+        klass = f"<b>{escape(c.klass)}</b>" + (f"<br><small>{reason}</small>" if reason else "")
         rows.append([f"<code>{escape(c.id)}</code> {escape(r.get('claim', ''))}{unit}{source}", paper, ours, klass])
     return table(["claim", "paper", "ours", "class"], rows, raw=True)
 
 
 def class_paragraphs(claims: Sequence[Claim]) -> str:
-    """One paragraph per class with how many claims it holds in this run (a class not listed in the
-    producer's order, e.g. from an older table, is described as found)."""
-    order = list(classes())
-    order += sorted({c.klass for c in claims} - set(order))
+    """One paragraph per class, in the producer's order, with how many claims it holds in this run."""
     out = ""
-    for klass in order:
-        members = [c for c in claims if c.klass == klass]
-        n = len(members)
-        text = CLASS_TEXT.get(klass, "a class this book has no description for.")
-        out += f"**{klass}** — {n} claim{'s' if n != 1 else ''} in this run: {text}"
-        if klass in ("by construction", "differs") and members:
-            missing = [c.id for c in members if not c.reason]
-            if missing:
-                out += f" (**no reason given** for {', '.join(f'`{m}`' for m in missing)}.)"
-        out += "\n\n"
+    for klass in CLASSES:
+        n = sum(c.klass == klass for c in claims)
+        out += f"**{klass}** — {n} claim{'s' if n != 1 else ''} in this run: {CLASS_TEXT[klass]}\n\n"
     return out

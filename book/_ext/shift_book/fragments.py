@@ -278,7 +278,7 @@ class Renderer:
                 notes_seen: dict[str, str] = {}
                 out = self.table1(obj, notes_seen) + self.claims_block("boundary", "The paper's Table 1 claims")
                 out += "### Verdict per protocol check\n\n" + records.summary_table(
-                    recs, lambda r: f"{{ref}}`{r.check_id} <{records.label(r.check_id)}>`")
+                    recs, lambda r: f"{{ref}}`{records.short_id(r.check_id)} <{records.label(r.check_id)}>`")
                 out += "\n### Each protocol's search\n\n" + "".join(self.section(r, "####", notes_seen)
                                                                         for r in recs)
                 sens = obj.get("sensitivity")
@@ -292,14 +292,21 @@ class Renderer:
         self.emit("boundary.md", out)
 
     def sensitivity(self, rows: list[dict[str, Any]]) -> str:
-        heads = ["check_id", "restart", "ack", "atomic_guard", "verdict", "unique_states", "violations"]
-        body = [[f"`{r.get('check_id', '')}`", r.get("restart", ""), r.get("ack", ""),
-                 "yes" if r.get("atomic_guard") else "no", r.get("verdict", ""),
-                 f"{r.get('unique_states', 0):,}" if isinstance(r.get("unique_states"), int) else "",
-                 ", ".join(map(str, r.get("violations") or [])) or "—"] for r in rows]
+        """Each search's verdict per restart policy and ACK granularity: five columns that fit the page (the
+        identifiers wrap at their punctuation)."""
+        heads = ["check", "restart / ACK", "atomic guard", "verdict (states)", "violations"]
+        body = []
+        for r in rows:
+            states = r.get("unique_states")
+            body.append([code_wbr(records.short_id(str(r.get("check_id", "")))),
+                         f"{code_wbr(str(r.get('restart', '')))} / {code_wbr(str(r.get('ack', '')))}",
+                         "yes" if r.get("atomic_guard") else "no",
+                         f"{escape(str(r.get('verdict', '')))}"
+                         + (f"<br><small>{states:,} states</small>" if isinstance(states, int) else ""),
+                         ", ".join(code_wbr(str(v)) for v in r.get("violations") or []) or "—"])
         return ("\n### Sensitivity to SHIFT's design choices\n\nEach check's verdict under every restart policy "
                 f"(how SHIFT picks the first WR to resend) and ACK granularity:\n\n:::{{dropdown}} {len(rows)} "
-                "searches\n" + table(heads, body) + ":::\n\n")
+                "searches\n" + table(heads, body, raw=True) + ":::\n\n")
 
     def table1(self, obj: Any, notes_seen: dict[str, str]) -> str:
         """The paper's Table 1 beside the derived verdicts, and every disagreement (from ``boundary.json``);

@@ -17,8 +17,7 @@ from typing import Any
 
 from .markdown import table
 
-#: the keys a manifest may time its stage with, in order of preference
-RUNTIME_KEYS = ("wall_seconds", "seconds")
+
 def code_repo() -> Path:
     """The checkout ``shift_core`` is imported from (autodoc prints default values with its paths)."""
     import shift_core
@@ -56,11 +55,10 @@ def scrub(text: str, repo: Path, *extra: Path) -> str:
 
 
 def wall_time(man: Mapping[str, Any]) -> str:
-    """The stage's recorded wall time, or ``not recorded`` when the manifest has none."""
-    for key in RUNTIME_KEYS:
-        value = man.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{value:,.1f} s" if value >= 0.05 else "< 0.1 s"
+    """The stage's measured ``wall_seconds`` (contract 4), or ``not recorded`` when the manifest has none."""
+    value = man.get("wall_seconds")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.1f} s" if value >= 0.05 else "< 0.1 s"
     return "not recorded"
 
 

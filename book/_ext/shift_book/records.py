@@ -176,6 +176,10 @@ def record_section(rec: Record, emit: Emit, known: set[str], xref_href: str, lev
     if r.verdict == "counterexample" or steps or diagrams:
         n = len(steps)
         what = f"shortest counterexample ({n} step{'s' if n != 1 else ''})" if n else "counterexample"
+        pair = r.counterexample_pair
+        if diagrams and len(pair) == 2 and tuple(pair[1]) == tuple(steps) and pair[0]:
+            # the producer draws the pair (e.g. Thm 1's T1 and T2): say why the diagram has more steps than n
+            what += f", drawn after the trace it is paired with ({len(pair[0])} steps)"
         out += f"\n**The {what}**"
         if diagrams:
             out += " — sequence diagram, lanes left to right:\n"
@@ -204,7 +208,7 @@ def summary_table(recs: Iterable[Record], link: Callable[[CheckResult], str]) ->
         r = rec.result
         ok = "✓" if r.passed else ("(disagrees with the paper)" if r.disagrees_with_paper else "✗ FAILED")
         bound = ", ".join(f"{k}={v}" for k, v in r.bound.items())
-        rows.append([f"{link(r)} <small>({r.kind})</small>", f"`{r.mode}`",
+        rows.append([f"{link(r)}<br><small>{r.kind}, {escape(r.mode)}</small>",
                      f"<small>{escape(bound)}</small>" if bound else "**empty**", f"{r.states:,}",
-                     f"{r.verdict}&nbsp;{ok}"])
-    return table(["record (kind)", "universe", "bound", "states", "verdict"], rows, raw=True)
+                     f"{r.verdict} {ok}"])
+    return table(["record (kind, universe)", "bound", "states", "verdict"], rows, raw=True)

@@ -4,15 +4,19 @@ For every theorem check and every boundary protocol check, each record of the da
 (``div.shift-record``) with a non-empty bound, its state count, its verdict, and — when the verdict is a
 counterexample — the counterexample itself: drawn as a sequence diagram whenever it is a trace or schedule
 (:func:`shift_book.records.drawn`), else listed. Every impossibility theorem's page must show at least one drawn
-counterexample; the theorems index must give every record's bound and states; and no page may print the
-machine's absolute path of the repository or the data. The pipeline's book rule and the book tests both run
-:func:`check_book`, so ``make reproduce`` itself proves the pages are not empty.
+counterexample; the theorems index must give every record's bound and states; and no page may print a path
+under one of the machine's roots (:func:`shift_book.provenance.machine_roots`: the repository, the tree the book
+was built in, the data root, the ``shift_core`` checkout, home and temp), neither in the HTML nor in the text a
+reader sees (``<wbr>`` break points removed, entities decoded). The pipeline's book rule and the book tests both
+run :func:`check_book`, so ``make reproduce`` itself proves the pages are not empty.
 """
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from bs4 import BeautifulSoup, Tag
 
 from . import records as rec_md
 from .data import Record, check_file, records_of
+from .provenance import machine_roots
 
 EMPTY = {"", "{}", "empty", "—", "none"}
 
@@ -92,7 +97,8 @@ def check_records(page: Path, recs: list[Record], where: str) -> list[str]:
 
 
 def check_index(page: Path, recs: list[Record]) -> list[str]:
-    """The theorems index: one row per record (its link names the record's section) with bound and states."""
+    """The theorems index: one row per record (its link names the record's section) with bound and states
+    (:func:`shift_book.records.summary_table`'s second and third columns)."""
     if not page.is_file():
         return ["theorems/index: not built"]
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
@@ -107,7 +113,7 @@ def check_index(page: Path, recs: list[Record]) -> list[str]:
         cells = rows.get(rec_md.label(rec.result.check_id))
         if cells is None:
             problems.append(f"theorems/index: no row for {rec.result.check_id}")
-        elif cells[2].lower() in EMPTY or _first_int(cells[3]) != rec.result.states:
+        elif cells[1].lower() in EMPTY or _first_int(cells[2]) != rec.result.states:
             problems.append(f"theorems/index: {rec.result.check_id} row lacks its bound or states ({cells})")
     return problems
 
@@ -142,11 +148,33 @@ def check_book(html: Path, data: Path, repo: Path | None = None) -> list[str]:
             problems += check_records(html / "boundary.html", records_of(boundary["protocols"]), "boundary")
         except ValueError as exc:
             problems.append(f"boundary: data/boundary/boundary.json: {exc}")
-    roots = {str(p.resolve()) for p in (data, repo) if p is not None}
-    for page in sorted(html.rglob("*.html")):
-        text = page.read_text(encoding="utf-8", errors="replace")
-        leaked = sorted(r for r in roots if r in text)
-        if leaked:
-            problems.append(f"{page.relative_to(html)}: prints the machine's absolute path {leaked[0]}")
+    built_in = html.resolve().parents[2] if len(html.resolve().parents) > 2 else html  # <repo>/book/_build/html
+    problems += check_no_machine_path(html, [data, built_in, *([repo] if repo is not None else [])])
     return problems
 
+
+def _built_text_files(html: Path) -> Iterable[Path]:
+    """The files of the built site that carry the book's own text: pages, copied sources, drawn SVGs, the search
+    index (the vendored themes' and MathJax's assets are not the book's words)."""
+    yield from sorted(html.rglob("*.html"))
+    yield from sorted(p for p in (html / "_sources").rglob("*") if p.is_file())
+    yield from sorted((html / "_images").glob("*.svg"))
+    yield from (p for p in (html / "searchindex.js",) if p.is_file())
+
+
+def machine_paths(text: str, roots: Iterable[str]) -> list[str]:
+    """The roots ``text`` names as a path (the root itself or anything under it), as HTML or as seen: ``<wbr>``
+    break points (``markdown.code_wbr`` puts one after every ``/``) removed and entities decoded."""
+    seen = htmllib.unescape(re.sub(r"<wbr\s*/?>", "", text))
+    return [r for r in roots if any(re.search(re.escape(r) + r"(?![\w.+@-])", t) for t in (text, seen))]
+
+
+def check_no_machine_path(html: Path, trees: Iterable[Path]) -> list[str]:
+    """One problem per built file that prints a path under the machine's roots plus ``trees``."""
+    roots = machine_roots(*trees)
+    problems = []
+    for path in _built_text_files(html):
+        leaked = machine_paths(path.read_text(encoding="utf-8", errors="replace"), roots)
+        if leaked:
+            problems.append(f"{path.relative_to(html)}: prints the machine's absolute path {leaked[0]}")
+    return problems
