@@ -13,7 +13,6 @@ import itertools
 import multiprocessing as mp
 import random
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -138,7 +137,7 @@ def replay(s: Schedule, cfg: MatrixConfig = MatrixConfig()) -> tuple[RunResult, 
     from shift_core.fabric import make_fabric
 
     b = make_fabric(seed=s.seed * 1_000_003 + s.run, dup_write=cfg.dup_write)
-    kv = MemoryKV(uuid.uuid4().hex, fresh=True)
+    kv = MemoryKV.private()
     res = run_failover(b, HOSTS, s.workload, s.strategy, n=cfg.n, kv=kv, fault_hook=_fault_hook(b, s, cfg, kv),
                        fault_after_ops=s.after_ops, deadline_ns=cfg.deadline_ns, timeout=cfg.timeout,
                        retry_cnt=cfg.retry_cnt, max_poll_ns=cfg.max_poll_ns)

@@ -13,7 +13,6 @@ Standard library only (it runs on the rxe guest's python3 over pyverbs, unchange
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -693,7 +692,7 @@ def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str 
     fault or an error, so late retransmissions and a switch-back still happen; else 0).
     """
     wl = workload if isinstance(workload, Workload) else make_workload(workload, n=n, pace_ns=pace_ns)
-    kv = kv if kv is not None else MemoryKV(uuid.uuid4().hex, fresh=True)
+    kv = kv if kv is not None else MemoryKV.private()
     libs = {h: ShiftLib(backend, dev[0], dev[1], kv, strategy, probe_interval_ns=probe_interval_ns)
             for h, dev in hosts.items()}
     sides: dict[str, Side] = {}

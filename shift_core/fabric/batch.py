@@ -53,7 +53,8 @@ class WriteBatch:
         self.wr_ids = wr_ids
         self.signaled = signaled
         self.length = len(payload)
-        self.payload = payload
+        #: the WRITE's bytes while the batch is active; ``None`` once it is retired (:meth:`_release`)
+        self.payload: bytes | None = payload
         self.addr, self.rkey = w0.remote_addr, w0.rkey
         self.val = int.from_bytes(payload[:8], "little")
         self.uid0 = fabric._next_uid
@@ -111,6 +112,7 @@ class WriteBatch:
     def _place(self) -> None:
         if self.cut == 0:
             return
+        assert self.payload is not None, "batch payload released before it was placed"
         off = self.addr - self.mr.buf
         self.mr._mem[off:off + self.length] = self.payload
 
@@ -127,7 +129,16 @@ class WriteBatch:
             return
         if self in self.qp.fabric.batches:
             self._unlist()
+            self._release()
             self.qp.last_batch_ack = self.ack(self.n - 1)  # progress the ACK timer must remember
+
+    def _release(self) -> None:
+        """Drop the payload of a retired batch. The trace recorder keeps every batch for the run's trace, which
+        needs only the model values (:meth:`events`), so a kept payload would grow memory by the bytes of every
+        stream ever sent (Fig 10's all-reduce: megabytes per iteration). Nothing reads it after retirement: a
+        retired batch is never extended (:func:`try_extend`) or split again (:func:`split_all` only sees active
+        ones), and its :meth:`_place` has run (a WR is acknowledged, so it arrived) or is a no-op (``cut == 0``)."""
+        self.payload = None
 
     def _unlist(self) -> None:
         """This batch is no longer active (done, or split into per-WR state)."""
@@ -278,6 +289,7 @@ def split_all(fabric: Any) -> None:
         for w in wqes[len(executed):]:
             t = fabric.fifo(bt.qp.nic, bt.peer.nic, bt.arrival(bt.index(w)))
             env.schedule_at(t, _deliver_request, bt.qp, w, bt.payload, -1, 1)
+        bt._release()  # its WRs (and their messages in flight) hold the bytes from here on
     for bt, _, executed, _, _ in plans:
         for w in executed:
             t = fabric.fifo(bt.peer.nic, bt.qp.nic, bt.ack(bt.index(w)))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -152,3 +155,29 @@ def test_batched_equals_per_wr_under_faults(size: int, rounds: int, per_post: in
     assert mem_f == mem_s
     assert fast.recorder.trace == slow.recorder.trace
     assert [e.t_ns for e in fast.recorder.trace] == [e.t_ns for e in slow.recorder.trace]
+
+
+def _retained_bytes(rounds: int, fault) -> tuple[int, int]:
+    """Bytes a live fabric still holds after ``rounds`` posts of one 256 KiB WRITE stream each (every post its
+    own batch, retired before the next), and how many batch records its trace keeps."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        b, _, _ = stream(True, 1 << 18, rounds, per_post=2, fault=fault, gap=200_000)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert not b.fabric.batches  # every batch retired
+    return held, len(b.recorder._records)
+
+
+@pytest.mark.parametrize("fault", [None, _inject("delay", 30_000)], ids=["clean", "split_by_delay"])
+def test_retired_batches_do_not_keep_their_payload(fault) -> None:
+    """The trace keeps every batch record for the whole run; the bytes it wrote must not stay with it, or a long
+    stream (Fig 10's all-reduce) grows by its payload every step. Retired records may cost a little each (they
+    are the trace); 12 more batches of 256 KiB must cost well under one payload."""
+    few, n_few = _retained_bytes(4, fault)
+    many, n_many = _retained_bytes(16, fault)
+    assert n_many - n_few >= 12  # positive control: the longer run did keep 12+ more batch records
+    assert many - few < (1 << 18) // 4, f"{(many - few) / (n_many - n_few):.0f} bytes kept per retired batch"

@@ -32,6 +32,19 @@ def test_memory_store_contract_and_isolation() -> None:
     assert other.get("k") is None
 
 
+def test_private_memory_store_is_its_own_and_unregistered() -> None:
+    """A run's private store is a full store for whoever holds it, shares nothing, and leaves no entry in the
+    process-wide registry (a fault-matrix worker opens one per run, 10^5 runs)."""
+    from shift_core.kv import memory_store
+
+    before = dict(memory_store._NAMESPACES)
+    a, b = MemoryKV.private(), MemoryKV.private()
+    _contract(a, a)
+    a.put("k", {"v": 1})
+    assert b.get("k") is None and a.url != b.url
+    assert memory_store._NAMESPACES == before
+
+
 def test_memory_store_values_are_copies() -> None:
     kv = MemoryKV(uuid.uuid4().hex)
     val = {"rkeys": [1, 2]}
