@@ -16,7 +16,9 @@
  * receive queue. shift_wrlog_ack_remote() applies the peer's receive counter: sends the peer already received
  * are retired instead of retransmitted, which is how SHIFT avoids queue sliding (Lemma 2).
  *
- * Not thread-safe by itself: one poster and one completer at a time (the interposer adds a per-QP lock).
+ * Threads: one poster (post, reserve/commit, truncate) and one completer (complete) may run concurrently --
+ * head is published with release and read with acquire by the completer, tail the other way round (free on
+ * x86) -- as libshift's post lock and poll lock allow; ack_remote and replay need both sides held.
  */
 #ifndef SHIFT_WRLOG_H
 #define SHIFT_WRLOG_H
@@ -99,8 +101,14 @@ struct shift_wrlog *shift_wrlog_create(uint32_t capacity);
 void shift_wrlog_destroy(struct shift_wrlog *log);
 
 static inline uint64_t shift_wrlog_capacity(const struct shift_wrlog *log) { return log->mask + 1; }
-static inline uint64_t shift_wrlog_outstanding(const struct shift_wrlog *log) { return log->head - log->tail; }
-static inline uint64_t shift_wrlog_retired(const struct shift_wrlog *log) { return log->tail; }
+static inline uint64_t shift_wrlog_outstanding(const struct shift_wrlog *log)
+{
+    return __atomic_load_n(&log->head, __ATOMIC_ACQUIRE) - __atomic_load_n(&log->tail, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t shift_wrlog_retired(const struct shift_wrlog *log)
+{
+    return __atomic_load_n(&log->tail, __ATOMIC_ACQUIRE);
+}
 static inline uint64_t shift_wrlog_unsafe_outstanding(const struct shift_wrlog *log)
 {
     return log->unsafe_posted - log->unsafe_retired;
@@ -132,7 +140,7 @@ static inline unsigned shift_op_class(uint8_t op)
  * fill opcode/signaled/flags/..., then commit. Nothing is visible until commit. */
 static inline struct shift_wr *shift_wrlog_reserve(struct shift_wrlog *log)
 {
-    if (log->head - log->tail > log->mask)
+    if (log->head - __atomic_load_n(&log->tail, __ATOMIC_ACQUIRE) > log->mask)
         return NULL;
     return &log->ring[log->head & log->mask];
 }
@@ -145,7 +153,7 @@ static inline void shift_wrlog_commit(struct shift_wrlog *log, struct shift_wr *
     log->unsafe_posted += ((c >> 1) | slot->flags) & 1u;
     slot->two_sided_cum = log->two_sided_posted;
     slot->unsafe_cum = log->unsafe_posted;
-    log->head++;
+    __atomic_store_n(&log->head, log->head + 1, __ATOMIC_RELEASE);
 }
 
 /* Append a copy of *wr (its *_cum fields are ignored). 0, SHIFT_E_OVERFLOW or SHIFT_E_SGE. */
@@ -170,7 +178,7 @@ static inline void shift_wrlog_retire_to(struct shift_wrlog *log, uint64_t end)
     const struct shift_wr *last = &log->ring[(end - 1) & log->mask];
     log->two_sided_retired = last->two_sided_cum;
     log->unsafe_retired = last->unsafe_cum;
-    log->tail = end;
+    __atomic_store_n(&log->tail, end, __ATOMIC_RELEASE);
 }
 
 /* A successful signaled completion: retire the oldest outstanding signaled record and every (unsignaled)
@@ -178,8 +186,8 @@ static inline void shift_wrlog_retire_to(struct shift_wrlog *log, uint64_t end)
  * nothing is retired). On a receive log every record is signaled. */
 static inline int64_t shift_wrlog_complete(struct shift_wrlog *log, uint64_t wr_id)
 {
-    uint64_t seq;
-    for (seq = log->tail; seq != log->head; seq++) {
+    uint64_t seq, head = __atomic_load_n(&log->head, __ATOMIC_ACQUIRE);
+    for (seq = log->tail; seq != head; seq++) {
         const struct shift_wr *r = &log->ring[seq & log->mask];
         if (r->signaled) {
             if (r->wr_id != wr_id)
@@ -194,11 +202,13 @@ static inline int64_t shift_wrlog_complete(struct shift_wrlog *log, uint64_t wr_
 
 /* Apply the peer's receive counter (paper §4.3.2 step 4): the peer has received peer_count two-sided WRs
  * from this send queue, so every record up to and including the peer_count-th two-sided record finished
- * (RC order) and must not be retransmitted. Returns the number retired (0 when the peer is not ahead) or
- * SHIFT_E_COUNTER when peer_count exceeds the two-sided WRs ever posted. */
+ * (RC order) and must not be retransmitted -- except RDMA READs: their data may not have reached this host,
+ * so they stay outstanding (moved, in their order, just before the first record kept) and are fetched again,
+ * as the Python layer does. Returns the number retired (0 when the peer is not ahead) or SHIFT_E_COUNTER when
+ * peer_count exceeds the two-sided WRs ever posted. */
 static inline int64_t shift_wrlog_ack_remote(struct shift_wrlog *log, uint64_t peer_count)
 {
-    uint64_t seq, start = log->tail;
+    uint64_t seq, end, dst, start = log->tail, two, unsafe;
     if (peer_count > log->two_sided_posted)
         return SHIFT_E_COUNTER;
     if (peer_count <= log->two_sided_retired)
@@ -207,8 +217,25 @@ static inline int64_t shift_wrlog_ack_remote(struct shift_wrlog *log, uint64_t p
         if (log->ring[seq & log->mask].two_sided_cum == peer_count)
             break;
     /* two_sided_cum steps by at most 1 and reaches two_sided_posted >= peer_count, so seq < head here */
-    shift_wrlog_retire_to(log, seq + 1);
-    return (int64_t)(seq + 1 - start);
+    end = seq + 1;
+    two = log->ring[seq & log->mask].two_sided_cum;
+    unsafe = log->ring[seq & log->mask].unsafe_cum;
+    /* compact the READs of [start, end) to the end of that range, last first (in place, order kept) */
+    dst = end;
+    for (seq = end; seq-- != start;) {
+        struct shift_wr *r = &log->ring[seq & log->mask];
+        if (r->opcode == SHIFT_OP_RDMA_READ) {
+            dst--;
+            if (dst != seq)
+                log->ring[dst & log->mask] = *r;
+            log->ring[dst & log->mask].two_sided_cum = two;
+            log->ring[dst & log->mask].unsafe_cum = unsafe;
+        }
+    }
+    log->two_sided_retired = two;
+    log->unsafe_retired = unsafe;
+    __atomic_store_n(&log->tail, dst, __ATOMIC_RELEASE);
+    return (int64_t)(dst - start);
 }
 
 /* Undo the newest posts down to new_head (tail <= new_head <= head): the provider rejected them (bad_wr). */
@@ -216,7 +243,7 @@ static inline int shift_wrlog_truncate(struct shift_wrlog *log, uint64_t new_hea
 {
     if (new_head < log->tail || new_head > log->head)
         return SHIFT_E_RANGE;
-    log->head = new_head;
+    __atomic_store_n(&log->head, new_head, __ATOMIC_RELEASE);
     if (new_head == log->tail) {
         log->two_sided_posted = log->two_sided_retired;
         log->unsafe_posted = log->unsafe_retired;
@@ -237,9 +264,10 @@ static inline void shift_wrlog_replay_begin(const struct shift_wrlog *log, struc
  * open is skipped (the cursor never goes below the tail). */
 static inline const struct shift_wr *shift_wrlog_replay_next(const struct shift_wrlog *log, struct shift_cursor *cur)
 {
-    if (cur->seq < log->tail)
-        cur->seq = log->tail;
-    if (cur->seq >= log->head)
+    uint64_t tail = __atomic_load_n(&log->tail, __ATOMIC_ACQUIRE);
+    if (cur->seq < tail)
+        cur->seq = tail;
+    if (cur->seq >= __atomic_load_n(&log->head, __ATOMIC_ACQUIRE))
         return NULL;
     return &log->ring[cur->seq++ & log->mask];
 }
