@@ -14,8 +14,8 @@
 #define cpu_relax() ((void)0)
 #endif
 
-__thread char shift_blk_token;
-__thread int shift_blk_control;
+__thread char shift_blk_token __attribute__((tls_model("initial-exec")));
+__thread int shift_blk_control __attribute__((tls_model("initial-exec")));
 int shift_blk_enabled;
 
 int shift_blk_global_init(int allow)

@@ -30,8 +30,8 @@ struct shift_blk {
     pthread_spinlock_t spin;
 };
 
-extern __thread char shift_blk_token;  /* its address identifies the calling thread */
-extern __thread int shift_blk_control; /* set in libshift's control thread: revokes, never owns */
+extern __thread char shift_blk_token __attribute__((tls_model("initial-exec")));  /* its address identifies the calling thread */
+extern __thread int shift_blk_control __attribute__((tls_model("initial-exec"))); /* set in libshift's control thread: revokes, never owns */
 extern int shift_blk_enabled;          /* biasing allowed (membarrier registered) */
 
 void shift_blk_init(struct shift_blk *b);

@@ -89,8 +89,11 @@ int shift_route(struct shift_cq *c, struct ibv_wc *wc, int from_backup)
             flag(q, ok ? SHIFT_EV_NOTIFY_OK : SHIFT_EV_NOTIFY_ERR);
         else if (wc->wr_id == (uintptr_t)&q->tag_notify_recv && ok)
             flag(q, SHIFT_EV_PEER_BACK);
-        else if (!ok && from_backup)
-            flag(q, SHIFT_EV_BACKUP_ERROR); /* a handshake or filler failed on the backup path */
+        else if (!ok && from_backup) { /* a handshake or filler failed on the backup path */
+            shift_log(1, "QP %u: SHIFT's own WR failed on the backup path: %s", q->qp->qp_num,
+                      ibv_wc_status_str(wc->status));
+            flag(q, SHIFT_EV_BACKUP_ERROR);
+        }
         return 0;
     }
     mode = atomic_load_explicit(&q->mode, memory_order_relaxed);
@@ -103,6 +106,8 @@ int shift_route(struct shift_cq *c, struct ibv_wc *wc, int from_backup)
                 q->backup_stale--; /* a stale WQE flushed along with the backup QP */
                 return 0;
             }
+            shift_log(1, "QP %u: error on the backup path: %s (wr_id %" PRIu64 ", opcode %d)", q->qp->qp_num,
+                      ibv_wc_status_str(wc->status), wc->wr_id, wc->opcode);
             flag(q, SHIFT_EV_BACKUP_ERROR);
             return 0;
         }
@@ -211,7 +216,16 @@ int shift_poll_cq(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc)
         struct ibv_wc *w = &wc[i];
         struct shift_qp *q;
         /* the routine case inline: a successful completion of a protected QP on its default path */
-        if (__builtin_expect(w->status == IBV_WC_SUCCESS, 1) && (q = shift_qp_by_qpn(c->sc, w->qp_num, 0)) &&
+        if (__builtin_expect(w->qp_num == c->last_qpn, 1) &&
+            __builtin_expect(c->last_gen == atomic_load_explicit(&shift_qp_gen, memory_order_acquire), 1)) {
+            q = c->last_q;
+        } else {
+            c->last_gen = atomic_load_explicit(&shift_qp_gen, memory_order_acquire);
+            q = shift_qp_by_qpn(c->sc, w->qp_num, 0);
+            c->last_qpn = w->qp_num;
+            c->last_q = q;
+        }
+        if (__builtin_expect(w->status == IBV_WC_SUCCESS, 1) && q &&
             atomic_load_explicit(&q->mode, memory_order_relaxed) == SHIFT_MODE_DEFAULT &&
             !shift_is_tag(q, w->wr_id) &&
             shift_wrlog_complete((w->opcode & IBV_WC_RECV) ? q->core.rq : q->core.sq, w->wr_id) >= 0) {
@@ -262,9 +276,10 @@ int shift_post_record(struct shift_qp *q, const struct shift_wr *r, int backup)
     struct ibv_qp *qp = backup ? q->bqp : q->qp;
     int inl = (r->send_flags & IBV_SEND_INLINE) != 0;
     for (int i = 0; i < r->num_sge; i++) {
-        sg[i].addr = r->sg_list[i].addr;
-        sg[i].length = r->sg_list[i].length;
-        sg[i].lkey = r->sg_list[i].lkey;
+        const struct shift_sge *e = shift_wr_sge(r->opcode == SHIFT_OP_RECV ? q->core.rq : q->core.sq, r, i);
+        sg[i].addr = e->addr;
+        sg[i].length = e->length;
+        sg[i].lkey = e->lkey;
         if (backup && !inl) {
             struct ibv_mr *bmr = shift_backup_mr(q->sc, sg[i].lkey);
             if (!bmr) {
@@ -329,7 +344,8 @@ static void place_sends(struct shift_qp *q, uint64_t from)
             shift_trace(q->qp->qp_num, "\"queue\": \"sq\", \"from\": \"WAIT_SIGNALED\", \"event\": \"FENCE_POSTED\", "
                                        "\"to\": \"%s\"", shift_sq_state_names[q->core.sq_state]);
         }
-        if (shift_post_record(q, r, 1)) {
+        if ((errno = shift_post_record(q, r, 1))) {
+            shift_log(1, "QP %u: cannot post on the backup QP: %s", q->qp->qp_num, strerror(errno));
             flag(q, SHIFT_EV_BACKUP_ERROR);
             return;
         }
@@ -339,19 +355,14 @@ static void place_sends(struct shift_qp *q, uint64_t from)
 
 /* ---------------------------------------------------------------- post_send / post_recv */
 
-int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr)
+/* Everything but the routine case, with q->lock held and nothing of this call logged yet. */
+__attribute__((noinline)) static int post_send_locked(struct shift_qp *q, struct ibv_qp *qp, struct ibv_send_wr *wr,
+                                                      struct ibv_send_wr **bad_wr, int fast)
 {
-    struct shift_qp *q = shift_qp_of(qp);
     const struct ibv_send_wr *w;
     uint64_t head0;
-    int fast, ret = 0, mode;
-    if (__builtin_expect(!q, 0)) {
-        struct shift_ctx *sc = shift_ctx_of(qp->context);
-        return sc ? sc->post_send(qp, wr, bad_wr) : EINVAL;
-    }
-    fast = shift_blk_lock(&q->lock);
-    mode = atomic_load_explicit(&q->mode, memory_order_relaxed);
-    if (__builtin_expect(mode == SHIFT_MODE_PASS, 0)) {
+    int ret = 0, mode = atomic_load_explicit(&q->mode, memory_order_relaxed);
+    if (mode == SHIFT_MODE_PASS) {
         ret = q->sc->post_send(qp, wr, bad_wr);
         shift_blk_unlock(&q->lock, fast);
         return ret;
@@ -391,19 +402,50 @@ int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_w
     return ret;
 }
 
-int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr)
+/* ibv_post_send (context->ops.post_send): the routine case inline -- a protected QP on its default path,
+ * every WR logged, then the provider -- and everything else in post_send_locked. */
+int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr)
 {
     struct shift_qp *q = shift_qp_of(qp);
-    const struct ibv_recv_wr *w;
+    const struct ibv_send_wr *w = wr;
+    struct shift_wrlog *log;
     uint64_t head0;
-    int fast, ret = 0, mode;
+    int fast, ret;
     if (__builtin_expect(!q, 0)) {
         struct shift_ctx *sc = shift_ctx_of(qp->context);
-        return sc ? sc->post_recv(qp, wr, bad_wr) : EINVAL;
+        return sc ? sc->post_send(qp, wr, bad_wr) : EINVAL;
     }
     fast = shift_blk_lock(&q->lock);
-    mode = atomic_load_explicit(&q->mode, memory_order_relaxed);
-    if (__builtin_expect(mode == SHIFT_MODE_PASS, 0)) {
+    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
+        return post_send_locked(q, qp, wr, bad_wr, fast);
+    log = q->core.sq;
+    head0 = log->head;
+    do {
+        if (__builtin_expect(shift_log_send_wr(log, w, q->sig_all, q->inline_arena, q->inline_max), 0)) {
+            shift_wrlog_truncate(log, head0);
+            return post_send_locked(q, qp, wr, bad_wr, fast);
+        }
+    } while ((w = w->next));
+    ret = q->sc->post_send(qp, wr, bad_wr);
+    if (__builtin_expect(ret, 0) && !atomic_load(&q->failing)) {
+        uint64_t n = 0;
+        for (w = wr; w && w != *bad_wr; w = w->next)
+            n++;
+        shift_wrlog_truncate(log, head0 + n);
+    } else if (ret) {
+        ret = 0; /* the default path is failing: the WRs stay logged and go to the backup QP */
+    }
+    shift_blk_unlock(&q->lock, fast);
+    return ret;
+}
+
+__attribute__((noinline)) static int post_recv_locked(struct shift_qp *q, struct ibv_qp *qp, struct ibv_recv_wr *wr,
+                                                      struct ibv_recv_wr **bad_wr, int fast)
+{
+    const struct ibv_recv_wr *w;
+    uint64_t head0;
+    int ret = 0, mode = atomic_load_explicit(&q->mode, memory_order_relaxed);
+    if (mode == SHIFT_MODE_PASS) {
         ret = q->sc->post_recv(qp, wr, bad_wr);
         shift_blk_unlock(&q->lock, fast);
         return ret;
@@ -444,6 +486,41 @@ int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_w
                 flag(q, SHIFT_EV_BACKUP_ERROR);
                 break;
             }
+    }
+    shift_blk_unlock(&q->lock, fast);
+    return ret;
+}
+
+int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr)
+{
+    struct shift_qp *q = shift_qp_of(qp);
+    const struct ibv_recv_wr *w = wr;
+    struct shift_wrlog *log;
+    uint64_t head0;
+    int fast, ret;
+    if (__builtin_expect(!q, 0)) {
+        struct shift_ctx *sc = shift_ctx_of(qp->context);
+        return sc ? sc->post_recv(qp, wr, bad_wr) : EINVAL;
+    }
+    fast = shift_blk_lock(&q->lock);
+    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
+        return post_recv_locked(q, qp, wr, bad_wr, fast);
+    log = q->core.rq;
+    head0 = log->head;
+    do {
+        if (__builtin_expect(shift_log_recv_wr(log, w), 0)) {
+            shift_wrlog_truncate(log, head0);
+            return post_recv_locked(q, qp, wr, bad_wr, fast);
+        }
+    } while ((w = w->next));
+    ret = q->sc->post_recv(qp, wr, bad_wr);
+    if (__builtin_expect(ret, 0) && !atomic_load(&q->failing)) {
+        uint64_t n = 0;
+        for (w = wr; w && w != *bad_wr; w = w->next)
+            n++;
+        shift_wrlog_truncate(log, head0 + n);
+    } else if (ret) {
+        ret = 0; /* the default path is failing: the RECVs stay logged and go to the backup QP */
     }
     shift_blk_unlock(&q->lock, fast);
     return ret;
@@ -491,7 +568,7 @@ static struct shift_wr *x_begin(struct shift_qp *q, struct ibv_qp_ex *qpx, uint8
         q->x_err = q->x_err ? q->x_err : SHIFT_E_OVERFLOW;
         return NULL;
     }
-    memset(r, 0, offsetof(struct shift_wr, sg_list));
+    memset(r, 0, offsetof(struct shift_wr, sge0));
     r->wr_id = qpx->wr_id;
     r->opcode = opcode;
     r->signaled = q->sig_all || (qpx->wr_flags & IBV_SEND_SIGNALED);
@@ -644,7 +721,7 @@ static void x_set_sge_list(struct ibv_qp_ex *qpx, size_t n, const struct ibv_sge
         if (n > SHIFT_MAX_SGE)
             q->x_err = SHIFT_E_SGE;
         else
-            shift_copy_sges(q->x_cur, sg, (int)n);
+            shift_copy_sges(q->core.sq, q->x_cur, sg, (int)n);
     }
     if (X_PASS(q))
         q->xops->wr_set_sge_list(qpx, n, sg);
@@ -655,7 +732,7 @@ static void x_set_sge(struct ibv_qp_ex *qpx, uint32_t lkey, uint64_t addr, uint3
     struct shift_qp *q = x_q(qpx);
     if (q->x_cur) {
         struct ibv_sge sg = {.addr = addr, .length = length, .lkey = lkey};
-        shift_copy_sges(q->x_cur, &sg, 1);
+        shift_copy_sges(q->core.sq, q->x_cur, &sg, 1);
     }
     if (X_PASS(q))
         q->xops->wr_set_sge(qpx, lkey, addr, length);
@@ -678,9 +755,9 @@ static void x_inline(struct shift_qp *q, size_t n, const struct ibv_data_buf *bu
         return;
     }
     dst = q->inline_arena + (q->core.sq->head & q->core.sq->mask) * q->inline_max;
-    r->sg_list[0].addr = (uint64_t)(uintptr_t)dst;
-    r->sg_list[0].length = (uint32_t)total;
-    r->sg_list[0].lkey = 0;
+    r->sge0.addr = (uint64_t)(uintptr_t)dst;
+    r->sge0.length = (uint32_t)total;
+    r->sge0.lkey = 0;
     r->num_sge = 1;
     for (size_t i = 0; i < n; i++) {
         memcpy(dst, buf[i].addr, buf[i].length);

@@ -255,6 +255,16 @@ static void surface_all(struct shift_qp *q, enum ibv_wc_status status, int secon
     shift_update_mode(q);
 }
 
+static void second_failure(struct shift_qp *q, const char *why);
+
+/* second_failure with the errno of the failed verb in the reason */
+static void second_failure_rc(struct shift_qp *q, const char *what, int rc)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "%s: %s", what, strerror(rc));
+    second_failure(q, why);
+}
+
 static void second_failure(struct shift_qp *q, const char *why)
 {
     if (failed(q))
@@ -281,7 +291,7 @@ static int send_handshake(struct shift_qp *q, uint64_t kind)
     shift_hs_pack(&m, raw);
     if ((rc = post_internal(q, 1, IBV_WR_RDMA_WRITE, &q->tag_internal, 0, q->peer_mbox_addr, q->peer_mbox_brkey, raw,
                             sizeof(raw), 0))) {
-        second_failure(q, "cannot write the handshake on the backup QP");
+        second_failure_rc(q, "cannot write the handshake on the backup QP", rc);
         return -1;
     }
     q->n.handshakes++;
@@ -337,11 +347,13 @@ static void fail_over(struct shift_qp *q, enum ibv_wc_status status, int by_peer
         struct shift_cursor cur;
         const struct shift_wr *r;
         shift_wrlog_replay_begin(q->core.rq, &cur);
-        while ((r = shift_wrlog_replay_next(q->core.rq, &cur)))
-            if (shift_post_record(q, r, 1)) {
-                second_failure(q, "cannot repost a RECV on the backup QP");
+        while ((r = shift_wrlog_replay_next(q->core.rq, &cur))) {
+            int rc = shift_post_record(q, r, 1);
+            if (rc) {
+                second_failure_rc(q, "cannot repost a RECV on the backup QP", rc);
                 return;
             }
+        }
         step_rq(q, SHIFT_RQ_EV_HANDSHAKE);
         rq_moved = 1;
     }
@@ -362,7 +374,8 @@ static void resubmit(struct shift_qp *q)
     if (q->posted_upto <= sq->tail && q->peer_counter > sq->two_sided_retired) {
         uint64_t seq;
         int64_t n;
-        if (q->peer_counter > sq->two_sided_posted) {
+        uint64_t two = sq->two_sided_retired;
+        if (q->peer_counter > shift_wrlog_two_sided_posted(sq)) {
             second_failure(q, "the peer's receive counter exceeds what this QP ever sent");
             return;
         }
@@ -372,7 +385,8 @@ static void resubmit(struct shift_qp *q)
             const struct shift_wr *s = &sq->ring[seq & sq->mask];
             if (s->signaled && s->opcode != SHIFT_OP_RDMA_READ)
                 push_app_wc(q, s->wr_id, IBV_WC_SUCCESS, s->opcode);
-            if (s->two_sided_cum == q->peer_counter)
+            two += shift_op_class(s->opcode) & SHIFT_CLASS_TWO_SIDED;
+            if (two == q->peer_counter)
                 break;
         }
         n = shift_wrlog_ack_remote(sq, q->peer_counter);
@@ -384,19 +398,22 @@ static void resubmit(struct shift_qp *q)
     }
     q->resubmit_pending = 0;
     need = q->peer_stale_total > q->fillers_sent ? q->peer_stale_total - q->fillers_sent : 0;
-    for (uint64_t i = 0; i < need; i++)
-        if (post_internal(q, 1, IBV_WR_SEND, &q->tag_internal, 0, 0, 0, NULL, 0, 0)) {
-            second_failure(q, "cannot post a filler on the backup QP");
+    for (uint64_t i = 0; i < need; i++) {
+        int rc = post_internal(q, 1, IBV_WR_SEND, &q->tag_internal, 0, 0, 0, NULL, 0, 0);
+        if (rc) {
+            second_failure_rc(q, "cannot post a filler on the backup QP", rc);
             return;
         }
+    }
     q->fillers_sent += need;
     q->n.fillers += need;
     if (q->posted_upto < sq->tail)
         q->posted_upto = sq->tail;
     cur.seq = q->posted_upto;
     while ((r = shift_wrlog_replay_next(sq, &cur))) {
-        if (shift_post_record(q, r, 1)) {
-            second_failure(q, "cannot repost a WR on the backup QP");
+        int rc = shift_post_record(q, r, 1);
+        if (rc) {
+            second_failure_rc(q, "cannot repost a WR on the backup QP", rc);
             return;
         }
         q->posted_upto = cur.seq;
@@ -457,8 +474,9 @@ static int reset_default(struct shift_qp *q)
     if (!(rc = shift_real.modify_qp(q->qp, &a, q->init_mask))) {
         a = q->rtr;
         if (!(rc = shift_real.modify_qp(q->qp, &a, q->rtr_mask))) {
-            a = q->rts;
-            rc = shift_real.modify_qp(q->qp, &a, q->rts_mask);
+            int mask;
+            shift_rts_attr(q, &a, &mask);
+            rc = shift_real.modify_qp(q->qp, &a, mask);
         }
     }
     if (rc) {

@@ -99,6 +99,7 @@ struct shift_ctx {
     char name[64], backup_name[64];
     char gids[4][SHIFT_GID_STR]; /* default GIDs QPs of this context used: MRs are published under each */
     int ngids;
+    uint64_t kbase; /* this context's tag in the shadow table's keys */
 };
 
 /* a CQ of the application and its shadow on the backup device */
@@ -111,6 +112,9 @@ struct shift_cq {
     int nfo;               /* (under lock) attached QPs with a queue on the backup path */
     struct ibv_wc *buf;    /* WC buffer (paper §4.3.2 step 1): app-visible completions, in order */
     uint32_t bhead, btail, bcap;
+    uint32_t last_qpn;     /* (under lock) the QP of the last completion: most CQs serve one or a few QPs */
+    unsigned last_gen;
+    struct shift_qp *last_q;
 };
 
 enum shift_mode { SHIFT_MODE_DEFAULT = 0, SHIFT_MODE_PASS = 1, SHIFT_MODE_SLOW = 2 };
@@ -156,6 +160,7 @@ struct shift_qp {
     struct ibv_qp_attr init_attr, rtr, rts;
     int init_mask, rtr_mask, rts_mask, have_init, have_rtr, have_rts, bqp_rtr, bqp_rts;
     int default_ready; /* the default QP is connected (not in ERR since the last reset) */
+    uint32_t peer_rq_psn; /* the PSN the peer's QPs expect from ours (KV), for an RTS the application never did */
     uint8_t port;
     char my_gid[SHIFT_GID_STR], peer_gid[SHIFT_GID_STR];
     char my_key[96], my_mbox_key[96];
@@ -187,14 +192,60 @@ struct shift_qp {
     char tag_probe, tag_notify, tag_notify_recv, tag_internal;
 };
 
-/* tables (shift_interpose.c) */
-struct shift_qp *shift_qp_of(struct ibv_qp *qp);
-struct shift_qp *shift_qp_by_qpn(const struct shift_ctx *sc, uint32_t qpn, int backup);
-struct shift_cq *shift_cq_of(struct ibv_cq *cq);
+/* tables (shift_interpose.c): open addressing, written under a mutex, read lock-free on the data path */
+#define SHIFT_TABLE 4096 /* power of two */
+struct shift_pmap {
+    _Atomic uint64_t key[SHIFT_TABLE];
+    void *_Atomic val[SHIFT_TABLE];
+};
+extern struct shift_pmap shift_shadow;
+extern struct shift_qp *_Atomic shift_qps[SHIFT_TABLE];
+extern _Atomic unsigned shift_qp_gen; /* bumped at every QP create / destroy: invalidates lookup caches */
+
+static inline uint64_t shift_hash(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 52; /* 12 bits */ }
+
+static inline void *shift_pmap_get(const struct shift_pmap *m, uint64_t key)
+{
+    uint64_t i = shift_hash(key), k;
+    for (int n = 0; n < SHIFT_TABLE && (k = atomic_load_explicit(&m->key[i], memory_order_acquire)); n++,
+             i = (i + 1) & (SHIFT_TABLE - 1))
+        if (k == key)
+            return atomic_load_explicit(&m->val[i], memory_order_acquire);
+    return NULL;
+}
+
+#define SHIFT_KEY_PTR(p) ((uint64_t)(uintptr_t)(p))
+#define SHIFT_KEY_LKEY(sc, lkey) ((sc)->kbase | (1ull << 39) | (lkey))
+#define SHIFT_KEY_BQPN(sc, qpn) ((sc)->kbase | (1ull << 38) | (qpn))
+#define SHIFT_KEY_QPN(sc, qpn) ((sc)->kbase | (1ull << 37) | (qpn))
+
+static inline struct shift_qp *shift_qp_of(struct ibv_qp *qp)
+{
+    uint64_t i = shift_hash(SHIFT_KEY_PTR(qp));
+    for (int n = 0; n < SHIFT_TABLE; n++, i = (i + 1) & (SHIFT_TABLE - 1)) {
+        struct shift_qp *q = atomic_load_explicit(&shift_qps[i], memory_order_acquire);
+        if (!q || q->qp == qp)
+            return q;
+    }
+    return NULL;
+}
+
+static inline struct shift_qp *shift_qp_by_qpn(const struct shift_ctx *sc, uint32_t qpn, int backup)
+{
+    return (struct shift_qp *)shift_pmap_get(&shift_shadow, backup ? SHIFT_KEY_BQPN(sc, qpn) : SHIFT_KEY_QPN(sc, qpn));
+}
+static inline struct shift_cq *shift_cq_of(struct ibv_cq *cq)
+{
+    return (struct shift_cq *)shift_pmap_get(&shift_shadow, SHIFT_KEY_PTR(cq));
+}
+static inline struct ibv_mr *shift_backup_mr(struct shift_ctx *sc, uint32_t lkey)
+{
+    return (struct ibv_mr *)shift_pmap_get(&shift_shadow, SHIFT_KEY_LKEY(sc, lkey));
+}
 struct shift_ctx *shift_ctx_of(struct ibv_context *ctx);
-struct ibv_mr *shift_backup_mr(struct shift_ctx *sc, uint32_t lkey); /* the shadow of a local MR, or NULL */
 int shift_qps_snapshot(struct shift_qp **out, int max);
 int shift_connect_backup(struct shift_qp *q, int timeout_ms);
+void shift_rts_attr(const struct shift_qp *q, struct ibv_qp_attr *a, int *mask);
 int shift_backup_pending(const struct shift_qp *q);
 void shift_publish_mrs(struct shift_ctx *sc, const char *gid);
 

@@ -232,24 +232,22 @@ int shift_ready(void)
 /* ---------------------------------------------------------------- tables (written under table_lock) */
 
 #define MAX_CTX 32
-#define TABLE 4096 /* power of two */
+#define TABLE SHIFT_TABLE
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shift_ctx ctxs[MAX_CTX];
-static struct shift_qp *_Atomic qps[TABLE]; /* by ibv_qp pointer; records are never freed (tombstones) */
-
-struct pmap {
-    _Atomic uint64_t key[TABLE];
-    void *_Atomic val[TABLE];
-};
+struct shift_qp *_Atomic shift_qps[SHIFT_TABLE]; /* by ibv_qp pointer; records are never freed (tombstones) */
+_Atomic unsigned shift_qp_gen;
+#define qps shift_qps
 /* PD/CQ/MR pointer -> shadow; (ctx, lkey) -> backup MR; (ctx, QPN) and (ctx, backup QPN) -> QP */
-static struct pmap shadow;
-
-static inline uint64_t hash64(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 52; /* 12 bits */ }
+struct shift_pmap shift_shadow;
+#define shadow shift_shadow
+#define hash64 shift_hash
+#define pmap_get shift_pmap_get
 
 /* A slot is reused for its own key, a free slot, or a deleted entry (NULL value); lookups compare keys, so
  * probe chains stay intact. Key first, then value: a racing reader sees a miss, never another key's value. */
-static void pmap_put(struct pmap *m, uint64_t key, void *val)
+static void pmap_put(struct shift_pmap *m, uint64_t key, void *val)
 {
     uint64_t i = hash64(key);
     for (int n = 0; n < TABLE; n++, i = (i + 1) & (TABLE - 1)) {
@@ -265,20 +263,10 @@ static void pmap_put(struct pmap *m, uint64_t key, void *val)
     shift_log(1, "shadow table full (%d entries): resource left unprotected", TABLE);
 }
 
-static inline void *pmap_get(struct pmap *m, uint64_t key)
-{
-    uint64_t i = hash64(key), k;
-    for (int n = 0; n < TABLE && (k = atomic_load_explicit(&m->key[i], memory_order_acquire)); n++,
-             i = (i + 1) & (TABLE - 1))
-        if (k == key)
-            return atomic_load_explicit(&m->val[i], memory_order_acquire);
-    return NULL;
-}
-
 #define PKEY(p) ((uint64_t)(uintptr_t)(p))
-#define LKEY(sc, lkey) ((((uint64_t)((sc) - ctxs) + 1) << 40) | (1ull << 39) | (lkey))
-#define BQPN(sc, qpn) ((((uint64_t)((sc) - ctxs) + 1) << 40) | (1ull << 38) | (qpn))
-#define QPN(sc, qpn) ((((uint64_t)((sc) - ctxs) + 1) << 40) | (1ull << 37) | (qpn))
+#define LKEY(sc, lkey) SHIFT_KEY_LKEY(sc, lkey)
+#define BQPN(sc, qpn) SHIFT_KEY_BQPN(sc, qpn)
+#define QPN(sc, qpn) SHIFT_KEY_QPN(sc, qpn)
 
 struct shift_ctx *shift_ctx_of(struct ibv_context *ctx)
 {
@@ -288,27 +276,9 @@ struct shift_ctx *shift_ctx_of(struct ibv_context *ctx)
     return NULL;
 }
 
-struct shift_qp *shift_qp_of(struct ibv_qp *qp)
-{
-    uint64_t i = hash64(PKEY(qp));
-    for (int n = 0; n < TABLE; n++, i = (i + 1) & (TABLE - 1)) {
-        struct shift_qp *q = atomic_load_explicit(&qps[i], memory_order_acquire);
-        if (!q)
-            return NULL;
-        if (q->qp == qp)
-            return q;
-    }
-    return NULL;
-}
 
-struct shift_qp *shift_qp_by_qpn(const struct shift_ctx *sc, uint32_t qpn, int backup)
-{
-    return pmap_get(&shadow, backup ? BQPN(sc, qpn) : QPN(sc, qpn));
-}
 
-struct shift_cq *shift_cq_of(struct ibv_cq *cq) { return pmap_get(&shadow, PKEY(cq)); }
 
-struct ibv_mr *shift_backup_mr(struct shift_ctx *sc, uint32_t lkey) { return pmap_get(&shadow, LKEY(sc, lkey)); }
 
 int shift_qps_snapshot(struct shift_qp **out, int max)
 {
@@ -359,7 +329,7 @@ int shift_connect_backup(struct shift_qp *q, int timeout_ms)
 {
     char key[96], val[256], bgid[SHIFT_GID_STR];
     struct ibv_qp_attr a;
-    uint64_t bqpn, blid = 0;
+    uint64_t bqpn, blid = 0, psn;
     if (!q->bqp || !q->have_rtr)
         return -1;
     if (!q->bqp_rtr) {
@@ -379,6 +349,8 @@ int shift_connect_backup(struct shift_qp *q, int timeout_ms)
             return -1;
         }
         shift_json_u64(val, "lid", &blid);
+        if (!shift_json_u64(val, "rq_psn", &psn))
+            q->peer_rq_psn = (uint32_t)psn;
         a = q->rtr;
         a.dest_qp_num = (uint32_t)bqpn;
         a.ah_attr.port_num = (uint8_t)shift_cfg.backup_port;
@@ -397,15 +369,36 @@ int shift_connect_backup(struct shift_qp *q, int timeout_ms)
         shift_log(2, "QP %u: backup QP %u at RTR against peer backup QP %" PRIu64, q->qp->qp_num, q->bqp->qp_num,
                   bqpn);
     }
-    if (q->have_rts && !q->bqp_rts) {
-        a = q->rts;
-        if (shift_real.modify_qp(q->bqp, &a, q->rts_mask)) {
+    if (!q->bqp_rts && (q->have_rts || timeout_ms)) {
+        int mask;
+        shift_rts_attr(q, &a, &mask); /* a passive QP the application left at RTR still needs RTS for SHIFT */
+        if (shift_real.modify_qp(q->bqp, &a, mask)) {
             shift_log(1, "QP %u: Failed to modify backup QP to RTS: %s", q->qp->qp_num, strerror(errno));
             return -1;
         }
         q->bqp_rts = 1;
     }
     return 0;
+}
+
+/* The application's RTS attributes, or -- for a QP it only brought to RTR (a passive responder) -- RTS for
+ * SHIFT's own WRs (handshake answers, probes, notifications), starting at the PSN the peer expects. */
+void shift_rts_attr(const struct shift_qp *q, struct ibv_qp_attr *a, int *mask)
+{
+    if (q->have_rts) {
+        *a = q->rts;
+        *mask = q->rts_mask;
+        return;
+    }
+    memset(a, 0, sizeof(*a));
+    a->qp_state = IBV_QPS_RTS;
+    a->timeout = 14;
+    a->retry_cnt = 6;
+    a->rnr_retry = 7;
+    a->sq_psn = q->peer_rq_psn;
+    a->max_rd_atomic = 1;
+    *mask = IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+            IBV_QP_MAX_QP_RD_ATOMIC;
 }
 
 int shift_backup_pending(const struct shift_qp *q)
@@ -472,6 +465,7 @@ struct ibv_context *ibv_open_device(struct ibv_device *device)
         return ctx;
     }
     memset(sc, 0, sizeof(*sc));
+    sc->kbase = ((uint64_t)(sc - ctxs) + 1) << 40;
     snprintf(sc->name, sizeof(sc->name), "%s", ibv_get_device_name(device));
     sc->post_send = ctx->ops.post_send;
     sc->post_recv = ctx->ops.post_recv;
@@ -805,6 +799,7 @@ static struct shift_qp *protect(struct ibv_qp *qp, struct ibv_pd *pd, const stru
     pmap_put(&shadow, QPN(sc, qp->qp_num), q);
     if (q->bqp)
         pmap_put(&shadow, BQPN(sc, q->bqp->qp_num), q);
+    atomic_fetch_add_explicit(&shift_qp_gen, 1, memory_order_release);
     pthread_mutex_unlock(&table_lock);
     shift_log(2, "QP %u protected (log %" PRIu64 "/%" PRIu64 " records, backup QP %d)", qp->qp_num,
               shift_wrlog_capacity(q->core.sq), shift_wrlog_capacity(q->core.rq), q->bqp ? (int)q->bqp->qp_num : -1);
@@ -903,7 +898,8 @@ static void shadow_modify(struct shift_qp *q, const struct ibv_qp_attr *attr, in
             snprintf(key, sizeof(key), "qp:lid%u:%u", p.lid, q->qp->qp_num);
             snprintf(q->peer_gid, sizeof(q->peer_gid), "lid%u", attr->ah_attr.dlid);
         }
-        snprintf(val, sizeof(val), "{\"gid\": \"%s\", \"qpn\": %u, \"lid\": %u}", b_s, q->bqp->qp_num, bport.lid);
+        snprintf(val, sizeof(val), "{\"gid\": \"%s\", \"qpn\": %u, \"lid\": %u, \"rq_psn\": %u}", b_s,
+                 q->bqp->qp_num, bport.lid, (mask & IBV_QP_RQ_PSN) ? attr->rq_psn : 0);
         if (shift_kv_put(&shift_cfg.kv, key, val))
             shift_log(1, "Failed to publish %s to the KV store: %s", key, strerror(errno));
         snprintf(q->my_key, sizeof(q->my_key), "%s", key);
@@ -981,6 +977,7 @@ int ibv_destroy_qp(struct ibv_qp *qp)
         if (q->my_mbox_key[0])
             shift_kv_del(&shift_cfg.kv, q->my_mbox_key);
         q->qp = NULL; /* a tombstone: the slot keeps probe chains intact; the record is never freed */
+        atomic_fetch_add_explicit(&shift_qp_gen, 1, memory_order_release);
         pthread_mutex_unlock(&table_lock);
     }
     return shift_real.destroy_qp(qp);

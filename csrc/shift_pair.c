@@ -132,6 +132,9 @@ static struct {
     int fault_at[8], restore_at[8], nfault, nrestore, nat;
     int at[8];
     char at_action[8][128];
+    double at_s[8], duration_s;
+    char at_s_action[8][160];
+    int nat_s;
 } opt = {.role = "both", .devs = {"fake_p0", "fake_p1"}, .workload = "send", .gid_index = 1, .n = 2000,
          .size = 4096, .slots = 8, .timeout = 14, .retry = 6, .give_up_s = 60};
 
@@ -162,6 +165,7 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+static double t_start;
 
 /* a fault or a repair: "fake:<link>:<down|blackhole|ackloss|up>" or "cmd:<shell command>" */
 static void act(const char *what)
@@ -503,6 +507,15 @@ static void step_a(struct host *a)
         for (int i = 0; i < opt.nat; i++)
             if ((uint64_t)opt.at[i] == s)
                 act(opt.at_action[i]);
+        for (int i = 0; i < opt.nat_s; i++) /* time-based actions (rxe: the speed is not known in advance) */
+            if (opt.at_s[i] >= 0 && now_s() - t_start >= opt.at_s[i]) {
+                act(opt.at_s_action[i]);
+                opt.at_s[i] = -1;
+            }
+        if (opt.duration_s > 0 && now_s() - t_start >= opt.duration_s)
+            opt.n = (int)s; /* time is up: this is the last message */
+        if (s >= (uint64_t)opt.n)
+            break;
         if (is("badrkey")) { /* the application's own bug: a wrong rkey (surfaced, never failed over) */
             a->peer.rkey ^= 0x5a5a;
             post_one(a, s, IBV_WR_RDMA_WRITE, 1, tx_slot(a, s), (uint32_t)opt.size, a->peer.addr, 0, 0);
@@ -594,11 +607,13 @@ static int a_finished(const struct host *a)
         return a->next_expect >= (uint64_t)opt.n;
     return a->done >= (uint64_t)opt.n;
 }
+static uint64_t peer_sent; /* --role b: the count A reported in a.done */
 static int b_finished(const struct host *b)
 {
     if (b->errors)
         return 1;
-    return is("read") || is("fadd") || is("badrkey") || b->next_expect >= (uint64_t)opt.n;
+    return is("read") || is("fadd") || is("badrkey") || b->next_expect >= (uint64_t)opt.n ||
+           (peer_sent && b->next_expect >= peer_sent);
 }
 
 static void report(const struct host *h, int sender)
@@ -666,6 +681,12 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--at") && strchr(v, ':') && opt.nat < 8) { /* --at K:ACTION, any number */
             opt.at[opt.nat] = atoi(v);
             snprintf(opt.at_action[opt.nat++], sizeof(opt.at_action[0]), "%s", strchr(v, ':') + 1);
+        } else if (!strcmp(k, "--at-s") && strchr(v, ':') && opt.nat_s < 8) { /* --at-s SECONDS:ACTION */
+            opt.at_s[opt.nat_s] = atof(v);
+            snprintf(opt.at_s_action[opt.nat_s++], sizeof(opt.at_s_action[0]), "%s", strchr(v, ':') + 1);
+        } else if (!strcmp(k, "--duration-s")) {
+            opt.duration_s = atof(v);
+            opt.n = 1 << 30; /* until the time is up */
         } else if (!strcmp(k, "--pace-us"))
             opt.pace_us = atoi(v);
         else if (!strcmp(k, "--timeout"))
@@ -714,13 +735,24 @@ int main(int argc, char **argv)
     }
     if (!both)
         usleep(200000); /* the peer's receive WQEs are posted before traffic starts */
-    t0 = now_s();
+    t0 = t_start = now_s();
     for (;;) {
         int a_done = !A.qp || a_finished(&A), b_done = !B.qp || b_finished(&B);
         if (A.qp)
             step_a(&A);
         if (B.qp)
             step_b(&B);
+        if (!both && B.qp && !peer_sent) { /* how many messages A sent, once it is done */
+            char path[512];
+            FILE *f;
+            snprintf(path, sizeof(path), "%s/a.done", opt.exchange);
+            if ((f = fopen(path, "r"))) {
+                unsigned long long v;
+                if (fscanf(f, "{\"sent\": %llu", &v) == 1)
+                    peer_sent = v;
+                fclose(f);
+            }
+        }
         if (both && (A.errors || B.errors) && !t_end)
             a_done = b_done = 1; /* one end saw an error: the run is over (as perftest's would be) */
         if (a_done && b_done) {
@@ -746,11 +778,16 @@ int main(int argc, char **argv)
         ok &= !B.errors && !B.duplicates && !B.gaps && !B.corrupt && b_finished(&B);
     }
     if (!both) { /* stay connected until the peer is done too */
-        char path[512];
+        char path[512], tmp[540];
         FILE *f;
         snprintf(path, sizeof(path), "%s/%s.done", opt.exchange, opt.role);
-        if ((f = fopen(path, "w")))
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        if ((f = fopen(tmp, "w"))) {
+            fprintf(f, "{\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64 "}\n", A.qp ? A.next_send : 0,
+                    B.qp ? B.delivered : 0);
             fclose(f);
+            rename(tmp, path);
+        }
         snprintf(path, sizeof(path), "%s/%s.done", opt.exchange, !strcmp(opt.role, "a") ? "b" : "a");
         for (double t = now_s(); access(path, F_OK) && now_s() - t < opt.give_up_s;) {
             if (A.qp)

@@ -1,0 +1,368 @@
+"""libshift.so on real soft-RoCE, under unmodified programs: one part of the one-guest rxe suite.
+
+In the guest (Debian python3, standard library only; guest_suite.py runs ``run_all``):
+
+- ``perftest``: Fig 7 with perftest's own per-second report (``--run_infinitely -D 1``): ``ib_write_bw``,
+  ``ib_send_bw`` and ``ib_read_bw`` between rxe_p0 (client) and rxe_p1 (server), both under
+  ``LD_PRELOAD=libshift.so`` (backups rxe_b0 / rxe_b1) and without it (the control); the primary link goes down
+  at 5 s and comes back at 10 s. Sites: ``sender_nic`` (``ip link set p0 down``: LOC_QP_OP_ERR at once, the
+  control dies) for all three tools, and ``receiver_nic`` (``ip link set p1 down``) for ib_write_bw. perftest
+  sets retry_cnt 7, which rxe retries forever, so at the receiver site the control stalls instead of dying
+  (recorded as such); libshift sees the port go down and fails over either way.
+- ``pingpong``: ``ibv_rc_pingpong -c`` (buffer check) across the same outage, with and without libshift.
+- ``dlvsym``: csrc/shift_pair_dl, which resolves every verb with dlopen + dlvsym like NCCL's ibvwrap, checks
+  every message (SEND, NCCL-Simple WRITE+WRITE_WITH_IMM, READ) across the outage; and the control.
+- ``interop``: one connection with libshift's C SHIFT on one end (csrc/shift_pair) and the Python SHIFT layer
+  on pyverbs on the other (libshift_peer.py), both directions, sharing a ``dir://`` KV store: every message
+  once, the counter handshake and the switch-back between the two implementations.
+
+On the host, ``write_outputs`` turns the part's result into data/rxe/perftest_timeline.csv (+ .json with the
+manifest and summary) for workflow/scripts/figures/fig7_rxe_libshift.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(os.environ.get("SHIFT_PROJECT", "/project"))
+CSRC = PROJECT / "csrc"
+HERE = Path(__file__).resolve().parent
+FAULT_AT, RECOVER_AT, RUN_S = 5.0, 10.0, 16.0
+SITES = {"sender_nic": ("ip link set p0 down", "ip link set p0 up && rxe-relink.sh"),
+         "receiver_nic": ("ip link set p1 down", "ip link set p1 up && rxe-relink.sh")}
+#: tool -> (op, fault sites it runs at)
+PERFTESTS = {"ib_write_bw": ("write", ("sender_nic", "receiver_nic")), "ib_send_bw": ("send", ("sender_nic",)),
+             "ib_read_bw": ("read", ("sender_nic",))}
+PERFTEST_ARGS = ["-x", "1", "-F", "--report_gbits", "-s", "65536", "--run_infinitely", "-D", "1"]
+PINGPONG_ITERS = 25000  #: ~18 s at TCG's ~0.7 ms per iteration: spans the outage
+STRATEGIES = ("shift", "none")  #: libshift preloaded / stock verbs (the control)
+REPORT = re.compile(r"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+
+
+def log(msg: str) -> None:
+    print(f"[libshift {time.monotonic():9.3f}] {msg}", flush=True)
+
+
+def sh(cmd: str) -> None:
+    subprocess.run(cmd, shell=True, capture_output=True, timeout=60)
+
+
+def shift_env(tag: str) -> dict[str, str]:
+    """libshift for both ends: the default -> backup device map, a fresh KV directory, a transition trace."""
+    kv = Path(f"/tmp/shift-kv-{tag}")
+    shutil.rmtree(kv, ignore_errors=True)
+    return {"LD_PRELOAD": str(CSRC / "libshift.so"), "SHIFT_BACKUP_DEVICE": "rxe_p0:rxe_b0,rxe_p1:rxe_b1",
+            "SHIFT_BACKUP_GID_INDEX": "1", "SHIFT_KV_DIR": str(kv), "SHIFT_PROBE_MS": "100",
+            "SHIFT_TRACE": f"/tmp/shift-trace-{tag}.jsonl", "SHIFT_LOG": "1"}
+
+
+def read_trace(tag: str) -> list[dict[str, Any]]:
+    p = Path(f"/tmp/shift-trace-{tag}.jsonl")
+    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
+
+
+def transitions(trace: list[dict[str, Any]], t0: float) -> list[dict[str, Any]]:
+    return [{"t_s": round(t["t"] - t0, 3), "qpn": t["qpn"], "queue": t["queue"], "from": t["from"],
+             "event": t["event"], "to": t["to"]} for t in trace if "queue" in t]
+
+
+def in_fault_window(t0: float, site: str, state: dict[str, float]) -> None:
+    """Inject the site's fault at FAULT_AT and repair it at RECOVER_AT (times from t0)."""
+    now = time.time() - t0
+    if "fault" not in state and now >= FAULT_AT:
+        state["fault"] = time.time() - t0
+        sh(SITES[site][0])
+    if "recover" not in state and now >= RECOVER_AT:
+        state["recover"] = time.time() - t0
+        sh(SITES[site][1])
+
+
+# -- Fig 7 with perftest ---------------------------------------------------------------------------------------
+def run_perftest(tool: str, strategy: str, site: str) -> dict[str, Any]:
+    """One perftest run across the outage: per-second samples from the client's own report."""
+    tag = f"{tool}-{strategy}-{site}"
+    env = {**os.environ, **(shift_env(tag) if strategy == "shift" else {})}
+    srv = subprocess.Popen([tool, "-d", "rxe_p1", *PERFTEST_ARGS], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, env=env)
+    time.sleep(1.0)
+    master, slave = pty.openpty()  # a terminal: perftest's printf is line-buffered, each report arrives on time
+    cli = subprocess.Popen([tool, "-d", "rxe_p0", *PERFTEST_ARGS, "127.0.0.1"], stdout=slave, stderr=slave, env=env,
+                           close_fds=True)
+    os.close(slave)
+    t0 = time.time()
+    state: dict[str, float] = {}
+    samples: list[dict[str, Any]] = []
+    text, buf = [], b""
+    died_at = None
+    try:
+        while time.time() - t0 < RUN_S + 1:
+            in_fault_window(t0, site, state)
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    chunk = b""
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    s = line.decode(errors="replace").rstrip("\r")
+                    text.append(f"{time.time() - t0:7.3f} {s}")
+                    m = REPORT.match(s)
+                    if m:
+                        t = time.time() - t0
+                        # perftest's per-interval line: bytes, iterations in the interval, peak, average,
+                        # message rate. Under TCG its cycle-counter calibration fails ("r^2 < 0.9") and the
+                        # Gb/s columns read 0, so the throughput is its iteration count over the measured
+                        # interval (the lines arrive on a terminal as perftest prints them)
+                        dt = t - samples[-1]["t_s"] if samples else 1.0
+                        samples.append({"t_s": round(t, 3), "iters": int(m.group(2)),
+                                        "gbps": round(int(m.group(1)) * int(m.group(2)) * 8 / dt / 1e9, 6),
+                                        "perftest_gbps": float(m.group(4))})
+            if cli.poll() is not None:
+                died_at = round(time.time() - t0, 3)
+                break
+            if time.time() - t0 >= RUN_S and "recover" in state:
+                break
+    finally:
+        for p in (cli, srv):
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in (cli, srv):
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if "recover" not in state:
+            state["recover"] = time.time() - t0
+            sh(SITES[site][1])
+        os.close(master)
+        time.sleep(1.0)  # the link and its routes settle before the next run
+    srv_out = srv.stdout.read() if srv.stdout else ""
+    trace = read_trace(tag) if strategy == "shift" else []
+    steps = transitions(trace, t0)
+    after = [s for s in samples if s["t_s"] > state["recover"] + 1.5]
+    during = [s for s in samples if state["fault"] + 1.5 < s["t_s"] <= state["recover"]]
+    res = {"tool": tool, "op": PERFTESTS[tool][0], "strategy": strategy, "site": site, "fault_at_s": state["fault"],
+           "recover_at_s": state["recover"], "client_exit_s": died_at, "client_rc": cli.returncode,
+           "samples": samples, "transitions": steps, "output": "\n".join(text[-60:]), "server_output": srv_out[-3000:],
+           "gbps_during_fault": round(sum(s["gbps"] for s in during) / len(during), 4) if during else 0.0,
+           "gbps_after_recovery": round(sum(s["gbps"] for s in after) / len(after), 4) if after else 0.0}
+    res["survived"] = died_at is None and res["gbps_after_recovery"] > 0
+    res["switched_back"] = any(t["event"] == "FENCE_DONE" and t["t_s"] > state["recover"] for t in steps)
+    res["failed_over"] = any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps)
+    log(f"{tag}: survived={res['survived']} exit={died_at} during={res['gbps_during_fault']} "
+        f"after={res['gbps_after_recovery']} failed_over={res['failed_over']} switched_back={res['switched_back']}")
+    return res
+
+
+def part_perftest() -> dict[str, Any]:
+    runs = [run_perftest(tool, strategy, site) for tool, (_, sites) in PERFTESTS.items() for site in sites
+            for strategy in STRATEGIES]
+    return {"status": "ok", "runs": runs}
+
+
+# -- ibv_rc_pingpong -------------------------------------------------------------------------------------------
+def pingpong(strategy: str, iters: int) -> dict[str, Any]:
+    tag = f"pingpong-{strategy}"
+    env = {**os.environ, **(shift_env(tag) if strategy == "shift" else {})}
+    args = ["-g", "1", "-s", "4096", "-n", str(iters), "-c"]
+    srv = subprocess.Popen(["ibv_rc_pingpong", "-d", "rxe_p1", *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(0.7)
+    cli = subprocess.Popen(["ibv_rc_pingpong", "-d", "rxe_p0", *args, "127.0.0.1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=env)
+    t0, state = time.time(), {}
+    while cli.poll() is None and time.time() - t0 < 120:
+        in_fault_window(t0, "receiver_nic", state)
+        time.sleep(0.05)
+    running_at_fault = "fault" in state
+    for p in (cli, srv):
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if "fault" in state and "recover" not in state:
+        sh(SITES["receiver_nic"][1])
+    time.sleep(1.0)
+    out = (cli.stdout.read() if cli.stdout else "") + (srv.stdout.read() if srv.stdout else "")
+    steps = transitions(read_trace(tag), t0) if strategy == "shift" else []
+    m = re.findall(r"(\d+) iters in ([\d.]+) seconds", out)
+    return {"strategy": strategy, "iters": iters, "client_rc": cli.returncode, "server_rc": srv.returncode,
+            "seconds": round(time.time() - t0, 2), "running_at_fault": running_at_fault,
+            "completed_iters": [int(x[0]) for x in m], "buffer_invalid": "invalid data" in out,
+            "transitions": steps, "output": out[-2500:],
+            "switched_back": any(t["event"] == "FENCE_DONE" for t in steps),
+            "failed_over": any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps)}
+
+
+def part_pingpong() -> dict[str, Any]:
+    return {"status": "ok", "runs": [pingpong(s, PINGPONG_ITERS) for s in STRATEGIES]}
+
+
+# -- shift_pair: dlvsym-resolved program, and the C <-> Python pairing ------------------------------------------
+def pair_run(program: str, workload: str, strategy: str) -> dict[str, Any]:
+    tag = f"{program}-{workload}-{strategy}"
+    env = {**os.environ, **(shift_env(tag) if strategy == "shift" else {})}
+    down, up = SITES["sender_nic"]
+    cmd = [str(CSRC / program), "--devs", "rxe_p0,rxe_p1", "--workload", workload, "--duration-s", "9",
+           "--at-s", f"3:cmd:{down}", "--at-s", f"6:cmd:{up}", "--wait-s", "2", "--give-up-s", "60"]
+    t0 = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    hosts = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    steps = transitions(read_trace(tag), t0) if strategy == "shift" else []
+    time.sleep(1.0)
+    return {"program": program, "workload": workload, "strategy": strategy, "rc": proc.returncode, "hosts": hosts,
+            "transitions": steps, "resolved_to_libshift": "resolved to " + str(CSRC / "libshift.so") in proc.stderr,
+            "stderr": proc.stderr[-2500:]}
+
+
+def part_dlvsym() -> dict[str, Any]:
+    runs = [pair_run("shift_pair_dl", w, "shift") for w in ("send", "nccl", "read")]
+    runs.append(pair_run("shift_pair_dl", "send", "none"))
+    return {"status": "ok", "runs": runs}
+
+
+def interop(c_role: str) -> dict[str, Any]:
+    """csrc/shift_pair (libshift) as host ``c_role``, libshift_peer.py (the Python layer) as the other host."""
+    tag = f"interop-c{c_role}"
+    ex = Path(f"/tmp/shift-exchange-{tag}")
+    shutil.rmtree(ex, ignore_errors=True)
+    ex.mkdir()
+    env = {**os.environ, **shift_env(tag)}
+    kv = env["SHIFT_KV_DIR"]
+    down, up = SITES["sender_nic"]
+    faults = ["--at-s", f"3:{down}", "--at-s", f"6:{up}"]
+    c_cmd = [str(CSRC / "shift_pair"), "--role", c_role, "--exchange", str(ex), "--devs", "rxe_p0,rxe_p1",
+             "--workload", "send", "--give-up-s", "90"]
+    if c_role == "a":
+        c_cmd += ["--duration-s", "9", "--at-s", f"3:cmd:{down}", "--at-s", f"6:cmd:{up}"]
+    py_role = "b" if c_role == "a" else "a"
+    py_cmd = [sys.executable, str(HERE / "libshift_peer.py"), "--role", py_role, "--exchange", str(ex), "--kv", kv,
+              "--duration-s", "9", *(faults if py_role == "a" else [])]
+    py_env = {k: v for k, v in os.environ.items() if not k.startswith("LD_PRELOAD")}
+    t0 = time.time()
+    c = subprocess.Popen(c_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(py_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=py_env)
+    outs = {}
+    for name, proc in (("c", c), ("python", p)):
+        try:
+            outs[name] = proc.communicate(timeout=150)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            outs[name] = proc.communicate()
+    c_out, c_err = outs["c"]
+    p_out, p_err = outs["python"]
+    time.sleep(1.0)
+    hosts = [json.loads(x) for x in (c_out + p_out).splitlines() if x.startswith("{")]
+    return {"c_role": c_role, "python_role": py_role, "c_rc": c.returncode, "python_rc": p.returncode,
+            "hosts": hosts, "c_transitions": transitions(read_trace(tag), t0), "c_stderr": c_err[-2500:],
+            "python_stderr": p_err[-2500:], "exchange": sorted(x.name for x in ex.iterdir())}
+
+
+def part_interop() -> dict[str, Any]:
+    return {"status": "ok", "runs": [interop("a"), interop("b")]}
+
+
+PARTS = {"perftest": part_perftest, "pingpong": part_pingpong, "dlvsym": part_dlvsym, "interop": part_interop}
+
+
+def run_all(out: Path) -> dict[str, Any]:
+    """Every sub-part; a crashing one is recorded and does not take the others down."""
+    if not (CSRC / "libshift.so").is_file() or not (CSRC / "shift_pair_dl").is_file():
+        return {"status": "skipped", "reason": f"{CSRC}/libshift.so or shift_pair_dl not built (make -C csrc)"}
+    only = [x for x in os.environ.get("SHIFT_LIBSHIFT_PARTS", "").split(",") if x]
+    res: dict[str, Any] = {"status": "ok", "fault_at_s": FAULT_AT, "recover_at_s": RECOVER_AT}
+    for name, fn in PARTS.items():
+        if only and name not in only:
+            continue
+        t = time.monotonic()
+        try:
+            res[name] = fn()
+        except Exception as exc:  # a part's crash is a result
+            import traceback
+
+            res[name] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}",
+                         "traceback": traceback.format_exc()}
+            res["status"] = "failed"
+        res[name]["seconds"] = round(time.monotonic() - t, 1)
+        log(f"{name}: {res[name].get('status')} in {res[name]['seconds']} s")
+    del out
+    return res
+
+
+# -- host side ---------------------------------------------------------------------------------------------------
+TIMELINE_COLUMNS = ["backend", "tool", "op", "strategy", "site", "t_s", "gbps", "path", "fault_at_s",
+                    "recover_at_s"]
+
+
+def path_at(run: dict[str, Any], t: float) -> str:
+    """Where the client's traffic went at t: 'backup' between a failover and the switch-back, else 'default'
+    ('dead' after the control's client exited)."""
+    if run["strategy"] == "none":
+        return "dead" if run["client_exit_s"] is not None and t >= run["client_exit_s"] else "default"
+    where = "default"
+    for step in run["transitions"]:
+        if step["t_s"] > t or step["queue"] != "sq":
+            continue
+        if step["event"] in ("ERROR_SAFE", "PEER_FALLBACK", "DEFAULT_ERROR"):
+            where = "backup"
+        elif step["event"] == "FENCE_DONE":
+            where = "default"
+    return where
+
+
+def timeline_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for run in part.get("perftest", {}).get("runs", []):
+        for s in run["samples"]:
+            rows.append({"backend": "rxe", "tool": run["tool"], "op": run["op"], "strategy": run["strategy"],
+                         "site": run["site"], "t_s": s["t_s"], "gbps": s["gbps"], "path": path_at(run, s["t_s"]),
+                         "fault_at_s": run["fault_at_s"], "recover_at_s": run["recover_at_s"]})
+    return rows
+
+
+def summary(part: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for run in part.get("perftest", {}).get("runs", []):
+        key = f"{run['tool']}_{run['site']}_{run['strategy']}"
+        out[key] = {k: run[k] for k in ("survived", "failed_over", "switched_back", "client_exit_s",
+                                        "gbps_during_fault", "gbps_after_recovery")}
+    for run in part.get("pingpong", {}).get("runs", []):
+        out[f"ibv_rc_pingpong_{run['strategy']}"] = {k: run[k] for k in ("client_rc", "server_rc", "seconds",
+                                                                           "running_at_fault", "buffer_invalid",
+                                                                           "failed_over", "switched_back")}
+    return out
+
+
+def write_outputs(part: dict[str, Any] | None, data_dir: Path) -> None:
+    """data/rxe/perftest_timeline.csv + perftest_timeline.json ({manifest, summary}) from the part's result."""
+    if not part:
+        return
+    import csv
+    import io
+
+    from shift_core.results import manifest, write_json_atomic, write_text_atomic
+
+    ok = part.get("status") == "ok" and part.get("perftest", {}).get("status") == "ok"
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=TIMELINE_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(timeline_rows(part))
+    write_text_atomic(data_dir / "perftest_timeline.csv", buf.getvalue())
+    m = manifest("rxe", {"fault_at_s": FAULT_AT, "recover_at_s": RECOVER_AT, "perftest_args": PERFTEST_ARGS},
+                 status="ok" if ok else "failed", reason="" if ok else part.get("reason", "a sub-part failed"))
+    write_json_atomic(data_dir / "perftest_timeline.json", {"manifest": m, "summary": summary(part)})
