@@ -471,7 +471,11 @@ static int reset_default(struct shift_qp *q)
         return 0;
     }
     a = q->init_attr;
-    if (!(rc = shift_real.modify_qp(q->qp, &a, q->init_mask))) {
+    /* SHIFT's probe and switch-back notification are RDMA WRITEs into this QP's mailbox: a QP the application
+     * set up for SEND/RECV only (ibv_rc_pingpong: access flags 0) must accept remote writes after a reset. MRs
+     * keep their own access rights, so this opens nothing the application did not register for remote writes. */
+    a.qp_access_flags |= IBV_ACCESS_REMOTE_WRITE;
+    if (!(rc = shift_real.modify_qp(q->qp, &a, q->init_mask | IBV_QP_ACCESS_FLAGS))) {
         a = q->rtr;
         if (!(rc = shift_real.modify_qp(q->qp, &a, q->rtr_mask))) {
             int mask;

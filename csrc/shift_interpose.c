@@ -865,7 +865,8 @@ static void shadow_modify(struct shift_qp *q, const struct ibv_qp_attr *attr, in
         if (!q->bqp)
             return;
         a.port_num = (uint8_t)shift_cfg.backup_port;
-        if (shift_real.modify_qp(q->bqp, &a, mask))
+        a.qp_access_flags |= IBV_ACCESS_REMOTE_WRITE; /* the peer's handshake lands in our mailbox */
+        if (shift_real.modify_qp(q->bqp, &a, mask | IBV_QP_ACCESS_FLAGS))
             shift_log(1, "QP %u: Failed to modify backup QP to INIT: %s", q->qp->qp_num, strerror(errno));
     } else if (attr->qp_state == IBV_QPS_RTR) {
         union ibv_gid mine, bgid;

@@ -128,7 +128,7 @@ static int load_verbs(void)
 
 static struct {
     char role[8], devs[2][64], workload[16], fault[256], restore[256], exchange[256];
-    int gid_index, n, size, slots, pace_us, timeout, retry, ex, ex_extra, wait_s, give_up_s;
+    int gid_index, n, size, slots, pace_us, timeout, retry, ex, ex_extra, wait_s, give_up_s, qp_access;
     int fault_at[8], restore_at[8], nfault, nrestore, nat;
     int at[8];
     char at_action[8][128];
@@ -136,7 +136,7 @@ static struct {
     char at_s_action[8][160];
     int nat_s;
 } opt = {.role = "both", .devs = {"fake_p0", "fake_p1"}, .workload = "send", .gid_index = 1, .n = 2000,
-         .size = 4096, .slots = 8, .timeout = 14, .retry = 6, .give_up_s = 60};
+         .size = 4096, .slots = 8, .timeout = 14, .retry = 6, .give_up_s = 60, .qp_access = -1};
 
 static int parse_list(const char *v, int *out)
 {
@@ -299,8 +299,9 @@ static void connect_host(struct host *h)
     memset(&a, 0, sizeof(a));
     a.qp_state = IBV_QPS_INIT;
     a.port_num = 1;
-    a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
-                        IBV_ACCESS_REMOTE_ATOMIC;
+    a.qp_access_flags = opt.qp_access >= 0 ? (unsigned)opt.qp_access
+                                           : IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+                                                 IBV_ACCESS_REMOTE_ATOMIC;
     if (V.modify_qp(h->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
         die("modify INIT");
     memset(&a, 0, sizeof(a));
@@ -631,7 +632,7 @@ static void usage(void)
 {
     fputs("usage: shift_pair [--role both|a|b] [--devs A,B] [--workload send|nccl|read|pingpong|fadd] [--n N]\n"
           "  [--size B] [--slots S] [--fault fake:p:down|cmd:...] [--fault-at K,K2..] [--restore fake:p:up|cmd:...]\n"
-          "  [--restore-at K,K2..] [--at K:ACTION].. [--pace-us U] [--timeout T] [--retry R] [--gid-index I] [--ex|--ex-extra]\n"
+          "  [--restore-at K,K2..] [--at K:ACTION].. [--pace-us U] [--timeout T] [--retry R] [--gid-index I] [--qp-access F] [--ex|--ex-extra]\n"
           "  [--exchange DIR] [--wait-s S] [--give-up-s S]\n", stderr);
     exit(2);
 }
@@ -693,6 +694,8 @@ int main(int argc, char **argv)
             opt.timeout = atoi(v);
         else if (!strcmp(k, "--retry"))
             opt.retry = atoi(v);
+        else if (!strcmp(k, "--qp-access")) /* e.g. 0, as ibv_rc_pingpong sets for SEND/RECV */
+            opt.qp_access = atoi(v);
         else if (!strcmp(k, "--gid-index"))
             opt.gid_index = atoi(v);
         else if (!strcmp(k, "--exchange"))

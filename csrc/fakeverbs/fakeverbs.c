@@ -9,7 +9,7 @@
  * the other end of its link. A "wire" thread executes send queues in order, one WQE at a time, under one
  * fabric mutex: PSNs (a retransmitted request the responder already executed is acknowledged, not executed
  * again -- RC duplicate detection; a READ is re-executed), rkey/lkey checks against registered MRs,
- * receive-WQE consumption for SEND / WRITE_WITH_IMM (RNR: retried forever), retries every
+ * the responder QP's access flags, receive-WQE consumption for SEND / WRITE_WITH_IMM (RNR: retried forever), retries every
  * FAKEVERBS_ATTEMPT_US (default 1000) up to retry_cnt+1 attempts (retry_cnt 7 retries forever, as rxe does),
  * then RETRY_EXC_ERR; a QP in error flushes every outstanding WQE (FLUSH_ERR, signaled or not, as rxe does).
  * RESET->RTR while the port is down fails with ENETUNREACH (RoCE resolves the route there).
@@ -100,6 +100,7 @@ struct fqp {
     int sig_all;
     struct ibv_qp_cap cap;
     uint8_t timeout, retry_cnt;
+    unsigned access; /* qp_access_flags: what remote peers may do through this QP */
     uint32_t dest_qpn;
     union ibv_gid dgid;
     uint16_t dlid;
@@ -609,6 +610,8 @@ EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
             qp->state = IBV_QPS_RESET;
             break;
         case IBV_QPS_INIT:
+            if (mask & IBV_QP_ACCESS_FLAGS)
+                q->access = attr->qp_access_flags;
             qp->state = IBV_QPS_INIT;
             break;
         case IBV_QPS_RTR:
@@ -1031,6 +1034,14 @@ static int execute(struct fqp *q, struct fqp *d, struct fwqe *w, enum ibv_wc_sta
     struct ibv_wc wc;
     if (consumes && d->rq_head == d->rq_tail)
         return EXEC_RNR;
+    if (((w->opcode == IBV_WR_RDMA_WRITE || w->opcode == IBV_WR_RDMA_WRITE_WITH_IMM) &&
+         !(d->access & IBV_ACCESS_REMOTE_WRITE)) ||
+        (w->opcode == IBV_WR_RDMA_READ && !(d->access & IBV_ACCESS_REMOTE_READ)) ||
+        ((w->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD || w->opcode == IBV_WR_ATOMIC_CMP_AND_SWP) &&
+         !(d->access & IBV_ACCESS_REMOTE_ATOMIC))) {
+        *st = IBV_WC_REM_INV_REQ_ERR; /* the responder QP does not allow the operation (as rxe answers) */
+        return EXEC_ERR;
+    }
     switch (w->opcode) {
     case IBV_WR_RDMA_WRITE:
     case IBV_WR_RDMA_WRITE_WITH_IMM:

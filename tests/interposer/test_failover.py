@@ -62,6 +62,16 @@ def test_fillers_consume_the_stale_receive_wqes_of_a_switch_back(fake: Any) -> N
     assert any(t.get("handshake") and t["stale"] > 0 for t in run.trace)
 
 
+@pytest.mark.parametrize("workload", ["send", "pingpong"])
+def test_send_recv_only_qps_accept_shifts_own_writes(fake: Any, workload: str) -> None:
+    """ibv_rc_pingpong sets qp_access_flags 0 (SEND/RECV only). SHIFT's handshake, probe and notification are
+    RDMA WRITEs into the peer's mailbox, so its backup QPs and reset default QPs allow remote writes (the fake
+    provider, like rxe, rejects them otherwise: found on rxe)."""
+    run = pair(fake, workload, "ackloss", "--qp-access", "0")
+    assert_intact(run)
+    assert sum(s["switch_backs"] for s in run.summaries().values()) >= 2
+
+
 def test_without_libshift_the_same_fault_kills_the_run(fake: Any) -> None:
     """The control: stock verbs surface the first error completion; the program stops with it."""
     run = pair(fake, "send", "down", shift=False)

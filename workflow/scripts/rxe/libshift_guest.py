@@ -50,6 +50,14 @@ STRATEGIES = ("shift", "none")  #: libshift preloaded / stock verbs (the control
 REPORT = re.compile(r"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
 
 
+LOGS = Path("/tmp/libshift-logs")  #: every program's full output (copied to OUTDIR/libshift-logs by run_all)
+
+
+def keep(tag: str, text: str) -> None:
+    LOGS.mkdir(exist_ok=True)
+    (LOGS / f"{tag}.log").write_text(text)
+
+
 def log(msg: str) -> None:
     print(f"[libshift {time.monotonic():9.3f}] {msg}", flush=True)
 
@@ -64,7 +72,7 @@ def shift_env(tag: str) -> dict[str, str]:
     shutil.rmtree(kv, ignore_errors=True)
     return {"LD_PRELOAD": str(CSRC / "libshift.so"), "SHIFT_BACKUP_DEVICE": "rxe_p0:rxe_b0,rxe_p1:rxe_b1",
             "SHIFT_BACKUP_GID_INDEX": "1", "SHIFT_KV_DIR": str(kv), "SHIFT_PROBE_MS": "100",
-            "SHIFT_TRACE": f"/tmp/shift-trace-{tag}.jsonl", "SHIFT_LOG": "1"}
+            "SHIFT_TRACE": f"/tmp/shift-trace-{tag}.jsonl", "SHIFT_LOG": os.environ.get("SHIFT_LIBSHIFT_LOG", "1")}
 
 
 def read_trace(tag: str) -> list[dict[str, Any]]:
@@ -145,12 +153,15 @@ def run_perftest(tool: str, strategy: str, site: str) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if "recover" not in state:
+        if "fault" in state and "recover" not in state:
             state["recover"] = time.time() - t0
             sh(SITES[site][1])
+        state.setdefault("recover", RECOVER_AT)
         os.close(master)
         time.sleep(1.0)  # the link and its routes settle before the next run
     srv_out = srv.stdout.read() if srv.stdout else ""
+    keep(tag, "\n".join(text) + "\n--- server ---\n" + srv_out)
+    state.setdefault("fault", FAULT_AT)  # the client died before the fault: nothing was injected then
     trace = read_trace(tag) if strategy == "shift" else []
     steps = transitions(trace, t0)
     after = [s for s in samples if s["t_s"] > state["recover"] + 1.5]
@@ -185,8 +196,13 @@ def pingpong(strategy: str, iters: int) -> dict[str, Any]:
     cli = subprocess.Popen(["ibv_rc_pingpong", "-d", "rxe_p0", *args, "127.0.0.1"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, env=env)
     t0, state = time.time(), {}
+    srv_died = None
     while cli.poll() is None and time.time() - t0 < 120:
         in_fault_window(t0, "receiver_nic", state)
+        if srv.poll() is not None and srv_died is None:
+            srv_died = time.time()
+        if srv_died is not None and time.time() - srv_died > 5 and "recover" in state:
+            break  # the server died (its error ended the run): the client would wait forever
         time.sleep(0.05)
     running_at_fault = "fault" in state
     for p in (cli, srv):
@@ -199,6 +215,7 @@ def pingpong(strategy: str, iters: int) -> dict[str, Any]:
         sh(SITES["receiver_nic"][1])
     time.sleep(1.0)
     out = (cli.stdout.read() if cli.stdout else "") + (srv.stdout.read() if srv.stdout else "")
+    keep(tag, out)
     steps = transitions(read_trace(tag), t0) if strategy == "shift" else []
     m = re.findall(r"(\d+) iters in ([\d.]+) seconds", out)
     return {"strategy": strategy, "iters": iters, "client_rc": cli.returncode, "server_rc": srv.returncode,
@@ -222,6 +239,8 @@ def pair_run(program: str, workload: str, strategy: str) -> dict[str, Any]:
            "--at-s", f"3:cmd:{down}", "--at-s", f"6:cmd:{up}", "--wait-s", "2", "--give-up-s", "60"]
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    sh(up)  # the control dies before its own repair at 6 s: the link must not stay down for the next run
+    keep(tag, proc.stdout + proc.stderr)
     hosts = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     steps = transitions(read_trace(tag), t0) if strategy == "shift" else []
     time.sleep(1.0)
@@ -266,6 +285,8 @@ def interop(c_role: str) -> dict[str, Any]:
             outs[name] = proc.communicate()
     c_out, c_err = outs["c"]
     p_out, p_err = outs["python"]
+    sh(up)
+    keep(tag, f"--- C ---\n{c_out}{c_err}\n--- Python ---\n{p_out}{p_err}")
     time.sleep(1.0)
     hosts = [json.loads(x) for x in (c_out + p_out).splitlines() if x.startswith("{")]
     return {"c_role": c_role, "python_role": py_role, "c_rc": c.returncode, "python_rc": p.returncode,
@@ -300,7 +321,8 @@ def run_all(out: Path) -> dict[str, Any]:
             res["status"] = "failed"
         res[name]["seconds"] = round(time.monotonic() - t, 1)
         log(f"{name}: {res[name].get('status')} in {res[name]['seconds']} s")
-    del out
+    if LOGS.is_dir():
+        shutil.copytree(LOGS, out / "libshift-logs", dirs_exist_ok=True)
     return res
 
 
