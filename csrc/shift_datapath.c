@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shift_ibv_log.h"
 
@@ -42,6 +43,33 @@ void shift_cq_push(struct shift_cq *c, const struct ibv_wc *wc)
     }
     c->buf[c->btail++ % c->bcap] = *wc;
     c->slow = 1;
+    /* an application asleep in ibv_get_cq_event must learn about it: the completion did not come from the
+     * kernel (backup CQ, WC buffer), so libshift delivers the event itself (shift_interpose.c) */
+    if (c->efd >= 0 && atomic_exchange(&c->armed, 0)) {
+        uint64_t one = 1;
+        if (write(c->efd, &one, sizeof(one)) != sizeof(one))
+            shift_log(1, "cannot wake the completion channel of a CQ (%s)", strerror(errno));
+    }
+}
+
+/* ibv_req_notify_cq (context->ops.req_notify_cq): remember the CQ is armed; wake at once when libshift already
+ * holds completions for it (they will never produce a kernel event) */
+int shift_req_notify_cq(struct ibv_cq *cq, int solicited_only)
+{
+    struct shift_cq *c = shift_cq_of(cq);
+    struct shift_ctx *sc = shift_ctx_of(cq->context);
+    if (c && c->efd >= 0) {
+        int fast = shift_blk_lock(&c->lock);
+        atomic_store(&c->armed, 1);
+        if (c->bhead != c->btail) {
+            uint64_t one = 1;
+            atomic_store(&c->armed, 0);
+            if (write(c->efd, &one, sizeof(one)) != sizeof(one))
+                shift_log(1, "cannot wake the completion channel of a CQ (%s)", strerror(errno));
+        }
+        shift_blk_unlock(&c->lock, fast);
+    }
+    return sc && sc->req_notify_cq ? sc->req_notify_cq(cq, solicited_only) : EINVAL;
 }
 
 /* ---------------------------------------------------------------- completion routing */

@@ -136,7 +136,7 @@ NOSAN void *shift_libc_dlsym(void *handle, const char *name)
 struct sym_map {
     void *real, *mine;
 };
-static struct sym_map map[24];
+static struct sym_map map[32];
 static int nmap;
 
 void shift_dlsym_map_init(void)
@@ -162,6 +162,8 @@ void shift_dlsym_map_init(void)
     M(modify_qp, ibv_modify_qp);
     M(destroy_qp, ibv_destroy_qp);
     M(get_async_event, ibv_get_async_event);
+    M(get_cq_event, ibv_get_cq_event);
+    M(ack_cq_events, ibv_ack_cq_events);
 #undef M
 }
 

@@ -72,6 +72,8 @@ struct shift_real {
     int (*modify_qp)(struct ibv_qp *, struct ibv_qp_attr *, int);
     int (*destroy_qp)(struct ibv_qp *);
     int (*get_async_event)(struct ibv_context *, struct ibv_async_event *);
+    int (*get_cq_event)(struct ibv_comp_channel *, struct ibv_cq **, void **);
+    void (*ack_cq_events)(struct ibv_cq *, unsigned int);
     int (*query_gid)(struct ibv_context *, uint8_t, int, union ibv_gid *);
     struct ibv_qp_ex *(*qp_to_qp_ex)(struct ibv_qp *); /* may be NULL (libibverbs < 1.6) */
 };
@@ -88,6 +90,7 @@ typedef int (*shift_post_send_fn)(struct ibv_qp *, struct ibv_send_wr *, struct 
 typedef int (*shift_post_recv_fn)(struct ibv_qp *, struct ibv_recv_wr *, struct ibv_recv_wr **);
 typedef int (*shift_poll_cq_fn)(struct ibv_cq *, int, struct ibv_wc *);
 typedef struct ibv_qp *(*shift_create_qp_ex_fn)(struct ibv_context *, struct ibv_qp_init_attr_ex *);
+typedef int (*shift_req_notify_fn)(struct ibv_cq *, int);
 
 struct shift_ctx {
     struct ibv_context *ctx;    /* the application's context (ops swapped) */
@@ -96,6 +99,7 @@ struct shift_ctx {
     shift_post_recv_fn post_recv;
     shift_poll_cq_fn poll_cq;
     shift_create_qp_ex_fn create_qp_ex;
+    shift_req_notify_fn req_notify_cq;
     char name[64], backup_name[64];
     char gids[4][SHIFT_GID_STR]; /* default GIDs QPs of this context used: MRs are published under each */
     int ngids;
@@ -112,6 +116,10 @@ struct shift_cq {
     int nfo;               /* (under lock) attached QPs with a queue on the backup path */
     struct ibv_wc *buf;    /* WC buffer (paper §4.3.2 step 1): app-visible completions, in order */
     uint32_t bhead, btail, bcap;
+    struct ibv_comp_channel *channel; /* the application's completion channel, or NULL */
+    int efd;               /* libshift's eventfd for that channel (wakes ibv_get_cq_event), or -1 */
+    _Atomic int armed;     /* the application asked for a completion event (ibv_req_notify_cq) */
+    _Atomic unsigned fabricated; /* events libshift delivered (not the kernel): ibv_ack_cq_events subtracts them */
     uint32_t last_qpn;     /* (under lock) the QP of the last completion: most CQs serve one or a few QPs */
     unsigned last_gen;
     struct shift_qp *last_q;
@@ -253,6 +261,7 @@ void shift_publish_mrs(struct shift_ctx *sc, const char *gid);
 int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr);
 int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
 int shift_poll_cq(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc);
+int shift_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 struct ibv_qp *shift_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_attr_ex *attr);
 int shift_route(struct shift_cq *c, struct ibv_wc *wc, int from_backup); /* 1 keep, 0 hide */
 void shift_cq_push(struct shift_cq *c, const struct ibv_wc *wc);        /* under c->lock */

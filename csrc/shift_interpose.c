@@ -21,6 +21,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 
 /* ---------------------------------------------------------------- configuration and logging */
 
@@ -213,6 +216,8 @@ static void init(void)
     RESOLVE(modify_qp, "ibv_modify_qp", 1);
     RESOLVE(destroy_qp, "ibv_destroy_qp", 1);
     RESOLVE(get_async_event, "ibv_get_async_event", 1);
+    RESOLVE(get_cq_event, "ibv_get_cq_event", 1);
+    RESOLVE(ack_cq_events, "ibv_ack_cq_events", 1);
     RESOLVE(query_gid, "ibv_query_gid", 1);
     RESOLVE(qp_to_qp_ex, "ibv_qp_to_qp_ex", 0);
     shift_dlsym_map_init();
@@ -470,6 +475,7 @@ struct ibv_context *ibv_open_device(struct ibv_device *device)
     sc->post_send = ctx->ops.post_send;
     sc->post_recv = ctx->ops.post_recv;
     sc->poll_cq = ctx->ops.poll_cq;
+    sc->req_notify_cq = ctx->ops.req_notify_cq;
     sc->backup = open_backup(device, sc->backup_name, sizeof(sc->backup_name));
     if ((vctx = verbs_get_ctx_op(ctx, create_qp_ex))) {
         sc->create_qp_ex = vctx->create_qp_ex;
@@ -479,6 +485,7 @@ struct ibv_context *ibv_open_device(struct ibv_device *device)
     ctx->ops.post_send = shift_post_send;
     ctx->ops.post_recv = shift_post_recv;
     ctx->ops.poll_cq = shift_poll_cq;
+    ctx->ops.req_notify_cq = shift_req_notify_cq;
     pthread_mutex_unlock(&table_lock);
     shift_log(2, "%s opened: data verbs swapped; backup %s", sc->name, sc->backup ? sc->backup_name : "none");
     return ctx;
@@ -495,6 +502,7 @@ int ibv_close_device(struct ibv_context *ctx)
         ctx->ops.post_send = sc->post_send;
         ctx->ops.post_recv = sc->post_recv;
         ctx->ops.poll_cq = sc->poll_cq;
+        ctx->ops.req_notify_cq = sc->req_notify_cq;
         if (vctx && sc->create_qp_ex)
             vctx->create_qp_ex = sc->create_qp_ex;
         if (sc->backup)
@@ -653,6 +661,107 @@ int ibv_dereg_mr(struct ibv_mr *mr)
     return shift_real.dereg_mr(mr);
 }
 
+/* ---------------------------------------------------------------- completion channels */
+
+/* One eventfd per completion channel: libshift's own wake-up for completions the kernel never reports (those
+ * of the backup CQ and of the WC buffer), watched by the interposed ibv_get_cq_event beside the channel's fd. */
+#define CHANNEL_CQS 16
+static struct {
+    struct ibv_comp_channel *ch;
+    int efd;
+    struct shift_cq *_Atomic cqs[CHANNEL_CQS];
+} channels[64];
+
+static int channel_efd(struct ibv_comp_channel *ch, struct shift_cq *c)
+{
+    int i, efd = -1;
+    pthread_mutex_lock(&table_lock);
+    for (i = 0; i < 64 && channels[i].ch; i++)
+        if (channels[i].ch == ch) {
+            efd = channels[i].efd;
+            break;
+        }
+    if (efd < 0 && i < 64 && (efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0) {
+        channels[i].efd = efd;
+        __atomic_store_n(&channels[i].ch, ch, __ATOMIC_RELEASE); /* ibv_get_cq_event reads without the lock */
+    }
+    if (efd >= 0) {
+        int k;
+        for (k = 0; k < CHANNEL_CQS && atomic_load(&channels[i].cqs[k]); k++)
+            ;
+        if (k < CHANNEL_CQS)
+            atomic_store(&channels[i].cqs[k], c);
+        else
+            efd = -1;
+    }
+    pthread_mutex_unlock(&table_lock);
+    if (efd < 0)
+        shift_log(1, "no eventfd for a completion channel: an event-driven program may sleep through a failover");
+    return efd;
+}
+
+int ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq **cq, void **cq_context)
+{
+    int efd = -1, nonblock, slot = -1;
+    if (!shift_ready())
+        return -1;
+    for (int i = 0; i < 64; i++) {
+        struct ibv_comp_channel *ch = __atomic_load_n(&channels[i].ch, __ATOMIC_ACQUIRE);
+        if (!ch)
+            break;
+        if (ch == channel) {
+            efd = channels[i].efd;
+            slot = i;
+            break;
+        }
+    }
+    if (efd < 0)
+        return shift_real.get_cq_event(channel, cq, cq_context);
+    nonblock = (fcntl(channel->fd, F_GETFL) & O_NONBLOCK) != 0;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = channel->fd, .events = POLLIN}, {.fd = efd, .events = POLLIN}};
+        uint64_t n;
+        int r = poll(fds, 2, nonblock ? 0 : -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            errno = r == 0 ? EAGAIN : errno;
+            return -1;
+        }
+        if (fds[0].revents)
+            return shift_real.get_cq_event(channel, cq, cq_context);
+        if (read(efd, &n, sizeof(n)) != sizeof(n))
+            continue; /* another thread took it */
+        for (int k = 0; k < CHANNEL_CQS; k++) { /* the CQ of this channel with completions waiting */
+            struct shift_cq *c = atomic_load(&channels[slot].cqs[k]);
+            if (!c || !c->cq)
+                continue;
+            if (c->bhead != c->btail || c->nfo) {
+                atomic_fetch_add(&c->fabricated, 1);
+                *cq = c->cq;
+                *cq_context = c->cq->cq_context;
+                return 0;
+            }
+        }
+    }
+}
+
+void ibv_ack_cq_events(struct ibv_cq *cq, unsigned int nevents)
+{
+    struct shift_cq *c;
+    if (!shift_ready())
+        return;
+    if ((c = shift_cq_of(cq))) { /* the events libshift made up are not the kernel's to count */
+        unsigned f = atomic_load(&c->fabricated), m;
+        do
+            m = f < nevents ? f : nevents;
+        while (m && !atomic_compare_exchange_weak(&c->fabricated, &f, f - m));
+        nevents -= m;
+    }
+    if (nevents)
+        shift_real.ack_cq_events(cq, nevents);
+}
+
 struct ibv_cq *ibv_create_cq(struct ibv_context *ctx, int cqe, void *cq_context, struct ibv_comp_channel *channel,
                              int comp_vector)
 {
@@ -666,6 +775,8 @@ struct ibv_cq *ibv_create_cq(struct ibv_context *ctx, int cqe, void *cq_context,
         return cq;
     c->cq = cq;
     c->sc = sc;
+    c->channel = channel;
+    c->efd = channel ? channel_efd(channel, c) : -1;
     shift_blk_init(&c->lock);
     c->bcap = (uint32_t)(cqe > 0 ? cqe : 1) * 2 + 64;
     c->buf = calloc(c->bcap, sizeof(*c->buf));
@@ -689,8 +800,13 @@ int ibv_destroy_cq(struct ibv_cq *cq)
     if (!shift_ready())
         return EINVAL;
     pthread_mutex_lock(&table_lock);
-    if ((c = pmap_get(&shadow, PKEY(cq))))
+    if ((c = pmap_get(&shadow, PKEY(cq)))) {
         pmap_put(&shadow, PKEY(cq), NULL);
+        for (int i = 0; i < 64 && channels[i].ch; i++)
+            for (int k = 0; k < CHANNEL_CQS; k++)
+                if (atomic_load(&channels[i].cqs[k]) == c)
+                    atomic_store(&channels[i].cqs[k], NULL);
+    }
     pthread_mutex_unlock(&table_lock);
     if (c) {
         if (c->bcq)

@@ -25,6 +25,7 @@
 #include <infiniband/verbs.h>
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,9 @@ static struct {
     int (*query_gid)(struct ibv_context *, uint8_t, int, union ibv_gid *);
     struct ibv_qp_ex *(*qp_to_qp_ex)(struct ibv_qp *);
     const char *(*wc_status_str)(enum ibv_wc_status);
+    struct ibv_comp_channel *(*create_comp_channel)(struct ibv_context *);
+    int (*get_cq_event)(struct ibv_comp_channel *, struct ibv_cq **, void **);
+    void (*ack_cq_events)(struct ibv_cq *, unsigned int);
 } V;
 
 #ifdef SHIFT_PAIR_DLOPEN
@@ -92,6 +96,9 @@ static int load_verbs(void)
     L(query_gid, "ibv_query_gid", "IBVERBS_1.1");
     L(qp_to_qp_ex, "ibv_qp_to_qp_ex", "IBVERBS_1.6");
     L(wc_status_str, "ibv_wc_status_str", "IBVERBS_1.1");
+    L(create_comp_channel, "ibv_create_comp_channel", "IBVERBS_1.0");
+    L(get_cq_event, "ibv_get_cq_event", "IBVERBS_1.1");
+    L(ack_cq_events, "ibv_ack_cq_events", "IBVERBS_1.1");
 #undef L
     {   /* say where the verbs came from: libshift's wrappers when SHIFT interposes the lookups */
         Dl_info info;
@@ -120,6 +127,9 @@ static int load_verbs(void)
     V.query_gid = ibv_query_gid;
     V.qp_to_qp_ex = ibv_qp_to_qp_ex;
     V.wc_status_str = ibv_wc_status_str;
+    V.create_comp_channel = ibv_create_comp_channel;
+    V.get_cq_event = ibv_get_cq_event;
+    V.ack_cq_events = ibv_ack_cq_events;
     return 0;
 }
 #endif
@@ -128,7 +138,7 @@ static int load_verbs(void)
 
 static struct {
     char role[8], devs[2][64], workload[16], fault[256], restore[256], exchange[256];
-    int gid_index, n, size, slots, pace_us, timeout, retry, ex, ex_extra, wait_s, give_up_s, qp_access;
+    int gid_index, n, size, slots, pace_us, timeout, retry, ex, ex_extra, wait_s, give_up_s, qp_access, events;
     int fault_at[8], restore_at[8], nfault, nrestore, nat;
     int at[8];
     char at_action[8][128];
@@ -195,6 +205,7 @@ struct host {
     struct ibv_context *ctx;
     struct ibv_pd *pd;
     struct ibv_cq *cq;
+    struct ibv_comp_channel *channel;
     struct ibv_qp *qp;
     struct ibv_qp_ex *qpx;
     struct ibv_mr *mr;
@@ -267,7 +278,9 @@ static void open_host(struct host *h, const char *dev)
     if (!(h->mr = V.reg_mr(h->pd, h->buf, buf_len(), IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
                                                          IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)))
         die("reg_mr");
-    if (!(h->cq = V.create_cq(h->ctx, 4 * opt.slots + 16, NULL, NULL, 0)))
+    if (opt.events && !(h->channel = V.create_comp_channel(h->ctx)))
+        die("create_comp_channel");
+    if (!(h->cq = V.create_cq(h->ctx, 4 * opt.slots + 16, NULL, h->channel, 0)))
         die("create_cq");
     memset(&ia, 0, sizeof(ia));
     ia.send_cq = ia.recv_cq = h->cq;
@@ -488,10 +501,10 @@ static void on_receive(struct host *h, uint64_t seq, const uint8_t *data, int n)
 }
 
 /* A: post what the workload allows now, poll its CQ */
-static void step_a(struct host *a)
+static int step_a(struct host *a)
 {
     struct ibv_wc wc[16];
-    int got;
+    int got, handled = 0;
     uint64_t window = (uint64_t)opt.slots;
     while (!a->errors && a->next_send < (uint64_t)opt.n && a->outstanding < window) {
         uint64_t s = a->next_send;
@@ -541,7 +554,7 @@ static void step_a(struct host *a)
         a->outstanding++;
     }
     while ((got = ibv_poll_cq(a->cq, 16, wc)) > 0)
-        for (int i = 0; i < got; i++) {
+        for (int i = 0; i < got; i++, handled++) {
             if (wc[i].status != IBV_WC_SUCCESS) {
                 note_error(a, &wc[i]);
                 continue;
@@ -564,15 +577,16 @@ static void step_a(struct host *a)
         }
     if (got < 0)
         die("poll_cq");
+    return handled;
 }
 
 /* B: poll its CQ, check, repost, answer (credit / echo) */
-static void step_b(struct host *b)
+static int step_b(struct host *b)
 {
     struct ibv_wc wc[16];
-    int got;
+    int got, handled = 0;
     while ((got = ibv_poll_cq(b->cq, 16, wc)) > 0)
-        for (int i = 0; i < got; i++) {
+        for (int i = 0; i < got; i++, handled++) {
             uint64_t slot = wc[i].wr_id, seq;
             if (wc[i].status != IBV_WC_SUCCESS) {
                 note_error(b, &wc[i]);
@@ -598,6 +612,7 @@ static void step_b(struct host *b)
         }
     if (got < 0)
         die("poll_cq");
+    return handled;
 }
 
 static int a_finished(const struct host *a)
@@ -628,11 +643,41 @@ static void report(const struct host *h, int sender)
     fflush(stdout);
 }
 
+/* --events: each host in its own thread, asleep in ibv_get_cq_event whenever its CQ is empty (the way
+ * ibv_rc_pingpong waits): a failover must wake it although the completions come from the backup CQ */
+struct ev_arg {
+    struct host *h;
+    int sender;
+};
+static volatile int ev_stop;
+static void *event_loop(void *p)
+{
+    struct ev_arg *e = p;
+    struct host *h = e->h;
+    while (!ev_stop) {
+        int n = e->sender ? step_a(h) : step_b(h), done = e->sender ? a_finished(h) : b_finished(h);
+        struct ibv_cq *cq;
+        void *ctx;
+        if (done)
+            break;
+        if (n || (e->sender && h->outstanding < (uint64_t)opt.slots && h->next_send < (uint64_t)opt.n))
+            continue;
+        if (ibv_req_notify_cq(h->cq, 0))
+            die("req_notify_cq");
+        if ((e->sender ? step_a(h) : step_b(h)) > 0) /* completions that raced the arming */
+            continue;
+        if (V.get_cq_event(h->channel, &cq, &ctx))
+            die("get_cq_event");
+        V.ack_cq_events(cq, 1);
+    }
+    return NULL;
+}
+
 static void usage(void)
 {
     fputs("usage: shift_pair [--role both|a|b] [--devs A,B] [--workload send|nccl|read|pingpong|fadd] [--n N]\n"
           "  [--size B] [--slots S] [--fault fake:p:down|cmd:...] [--fault-at K,K2..] [--restore fake:p:up|cmd:...]\n"
-          "  [--restore-at K,K2..] [--at K:ACTION].. [--pace-us U] [--timeout T] [--retry R] [--gid-index I] [--qp-access F] [--ex|--ex-extra]\n"
+          "  [--restore-at K,K2..] [--at K:ACTION].. [--pace-us U] [--timeout T] [--retry R] [--gid-index I] [--qp-access F] [--ex|--ex-extra] [--events]\n"
           "  [--exchange DIR] [--wait-s S] [--give-up-s S]\n", stderr);
     exit(2);
 }
@@ -646,6 +691,10 @@ int main(int argc, char **argv)
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--ex")) {
             opt.ex = 1;
+            continue;
+        }
+        if (!strcmp(k, "--events")) { /* sleep in ibv_get_cq_event between completions (one thread per host) */
+            opt.events = 1;
             continue;
         }
         if (!strcmp(k, "--ex-extra")) { /* also ask for an operation SHIFT cannot log: the QP is refused */
@@ -739,7 +788,17 @@ int main(int argc, char **argv)
     if (!both)
         usleep(200000); /* the peer's receive WQEs are posted before traffic starts */
     t0 = t_start = now_s();
-    for (;;) {
+    if (opt.events) {
+        pthread_t ta, tb;
+        struct ev_arg ea = {&A, 1}, eb = {&B, 0};
+        if (!both)
+            usage();
+        pthread_create(&ta, NULL, event_loop, &ea);
+        pthread_create(&tb, NULL, event_loop, &eb);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+    }
+    for (; !opt.events;) {
         int a_done = !A.qp || a_finished(&A), b_done = !B.qp || b_finished(&B);
         if (A.qp)
             step_a(&A);

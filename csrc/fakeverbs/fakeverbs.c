@@ -62,10 +62,19 @@ struct fmr {
     struct fmr *next;
 };
 
+struct fchan {
+    struct ibv_comp_channel ch;
+    int pipe[2];
+    struct fcq *queue[256];
+    unsigned head, tail;
+};
+
 struct fcq {
     struct ibv_cq cq;
     struct ibv_wc *ring;
     unsigned head, tail, cap;
+    struct fchan *chan;
+    int armed;
 };
 
 struct fwqe {
@@ -220,7 +229,14 @@ EXPORT __be64 ibv_get_device_guid(struct ibv_device *dev) { return htobe64(dev_o
 static int f_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
 static int f_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
 static int f_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
-static int f_req_notify(struct ibv_cq *cq, int solicited) { (void)cq, (void)solicited; return 0; }
+static int f_req_notify(struct ibv_cq *cq, int solicited)
+{
+    (void)solicited;
+    lock();
+    ((struct fcq *)cq)->armed = 1;
+    unlock();
+    return 0;
+}
 static int f_query_port(struct ibv_context *ctx, uint8_t port, struct ibv_port_attr *attr, size_t len);
 static struct ibv_qp *f_create_qp_ex(struct ibv_context *ctx, struct ibv_qp_init_attr_ex *attr);
 static void *wire(void *unused);
@@ -456,8 +472,44 @@ EXPORT struct ibv_cq *ibv_create_cq(struct ibv_context *ctx, int cqe, void *cq_c
     c->cq.context = ctx;
     c->cq.cq_context = cq_context;
     c->cq.cqe = cqe;
+    c->cq.channel = channel;
+    c->chan = (struct fchan *)channel;
     return &c->cq;
 }
+
+/* completion channels: an armed CQ's next completion queues one event and writes a byte to the channel's pipe */
+EXPORT struct ibv_comp_channel *ibv_create_comp_channel(struct ibv_context *ctx)
+{
+    struct fchan *c = calloc(1, sizeof(*c));
+    if (!c || pipe(c->pipe)) {
+        free(c);
+        return NULL;
+    }
+    c->ch.context = ctx;
+    c->ch.fd = c->pipe[0];
+    return &c->ch;
+}
+EXPORT int ibv_destroy_comp_channel(struct ibv_comp_channel *ch)
+{
+    struct fchan *c = (struct fchan *)ch;
+    close(c->pipe[0]);
+    close(c->pipe[1]);
+    free(c);
+    return 0;
+}
+EXPORT int ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **cq_context)
+{
+    struct fchan *c = (struct fchan *)ch;
+    char b;
+    if (read(c->pipe[0], &b, 1) != 1)
+        return -1;
+    lock();
+    *cq = &c->queue[c->head++ % 256]->cq;
+    unlock();
+    *cq_context = (*cq)->cq_context;
+    return 0;
+}
+EXPORT void ibv_ack_cq_events(struct ibv_cq *cq, unsigned int n) { (void)cq, (void)n; }
 EXPORT int ibv_destroy_cq(struct ibv_cq *cq)
 {
     struct fcq *c = (struct fcq *)cq;
@@ -474,6 +526,12 @@ static void push_wc(struct ibv_cq *cq, const struct ibv_wc *wc)
         return;
     }
     c->ring[c->tail++ % c->cap] = *wc;
+    if (c->armed && c->chan) {
+        c->armed = 0;
+        c->chan->queue[c->chan->tail++ % 256] = c;
+        if (write(c->chan->pipe[1], "e", 1) != 1)
+            fprintf(stderr, "fakeverbs: completion event lost\n");
+    }
 }
 
 static int f_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
