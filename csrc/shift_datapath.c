@@ -448,6 +448,19 @@ int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_w
         return post_send_locked(q, qp, wr, bad_wr, fast);
     log = q->core.sq;
     head0 = log->head;
+    if (__builtin_expect(!wr->next, 1)) { /* one WR: the straight line */
+        if (__builtin_expect(shift_log_send_wr(log, wr, q->sig_all, q->inline_arena, q->inline_max), 0))
+            return post_send_locked(q, qp, wr, bad_wr, fast);
+        ret = q->sc->post_send(qp, wr, bad_wr);
+        if (__builtin_expect(ret, 0)) {
+            if (!atomic_load(&q->failing))
+                shift_wrlog_truncate(log, head0);
+            else
+                ret = 0;
+        }
+        shift_blk_unlock(&q->lock, fast);
+        return ret;
+    }
     do {
         if (__builtin_expect(shift_log_send_wr(log, w, q->sig_all, q->inline_arena, q->inline_max), 0)) {
             shift_wrlog_truncate(log, head0);
@@ -535,6 +548,19 @@ int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_w
         return post_recv_locked(q, qp, wr, bad_wr, fast);
     log = q->core.rq;
     head0 = log->head;
+    if (__builtin_expect(!wr->next, 1)) { /* one WR: the straight line */
+        if (__builtin_expect(shift_log_recv_wr(log, wr), 0))
+            return post_recv_locked(q, qp, wr, bad_wr, fast);
+        ret = q->sc->post_recv(qp, wr, bad_wr);
+        if (__builtin_expect(ret, 0)) {
+            if (!atomic_load(&q->failing))
+                shift_wrlog_truncate(log, head0);
+            else
+                ret = 0;
+        }
+        shift_blk_unlock(&q->lock, fast);
+        return ret;
+    }
     do {
         if (__builtin_expect(shift_log_recv_wr(log, w), 0)) {
             shift_wrlog_truncate(log, head0);

@@ -15,6 +15,20 @@
 
 #include "shift_wrlog.h"
 
+/* opcode, signaled, num_sge = 1, flags = 0 in one 32-bit store (they are adjacent bytes of the record) */
+static inline void shift_wr_set_kind(struct shift_wr *r, uint8_t opcode, uint8_t signaled)
+{
+    uint32_t v = (uint32_t)opcode | (uint32_t)signaled << 8 | 1u << 16;
+    _Static_assert(offsetof(struct shift_wr, signaled) == offsetof(struct shift_wr, opcode) + 1 &&
+                       offsetof(struct shift_wr, num_sge) == offsetof(struct shift_wr, opcode) + 2 &&
+                       offsetof(struct shift_wr, flags) == offsetof(struct shift_wr, opcode) + 3,
+                   "the kind bytes are adjacent");
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(&r->opcode, &v, sizeof(v));
+}
+
 /* field copy, not memcpy: a variable-length memcpy is a library call, several ns for one 16-byte SGE */
 static inline void shift_copy_sges(struct shift_wrlog *log, struct shift_wr *r, const struct ibv_sge *sg, int n)
 {
@@ -66,10 +80,7 @@ __attribute__((always_inline)) static inline int shift_log_send_wr(struct shift_
     r->remote_addr = wr->wr.rdma.remote_addr; /* same offset in wr.atomic */
     r->rkey = wr->wr.rdma.rkey;
     r->imm_data = wr->imm_data;
-    r->opcode = (uint8_t)wr->opcode;
-    r->signaled = (uint8_t)(sig_all | ((flags & IBV_SEND_SIGNALED) != 0));
-    r->num_sge = 1;
-    r->flags = 0;
+    shift_wr_set_kind(r, (uint8_t)wr->opcode, (uint8_t)(sig_all | ((flags & IBV_SEND_SIGNALED) != 0)));
     r->send_flags = flags;
     if (__builtin_expect(wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP || wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD, 0)) {
         r->rkey = wr->wr.atomic.rkey;
@@ -97,15 +108,8 @@ __attribute__((always_inline)) static inline int shift_log_recv_wr(struct shift_
     if (!r)
         return SHIFT_E_OVERFLOW;
     r->wr_id = wr->wr_id;
-    r->opcode = SHIFT_OP_RECV;
-    r->signaled = 1;
-    r->flags = 0;
-    r->send_flags = 0;
-    r->imm_data = 0;
-    r->remote_addr = 0;
-    r->rkey = 0;
+    shift_wr_set_kind(r, SHIFT_OP_RECV, 1); /* the other header fields mean nothing for a RECV */
     if (__builtin_expect(wr->num_sge == 1, 1)) {
-        r->num_sge = 1;
         memcpy(&r->sge0, wr->sg_list, sizeof(struct shift_sge));
     } else {
         shift_copy_sges(log, r, wr->sg_list, wr->num_sge);
