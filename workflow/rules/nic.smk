@@ -2,10 +2,14 @@
 
 
 rule nic_probe:
+    """Look for the real RDMA NICs named in config (backends.nic.devices) with the distribution's pyverbs,
+    or record why the nic stage is skipped (data/nic/manifest.json)."""
     output:
         "data/nic/manifest.json",
     log:
         "logs/nic/probe.log",
+    benchmark:
+        "logs/nic/probe.benchmark.tsv"
     params:
         python=config["backends"]["nic"]["python"],
         devices=config["backends"]["nic"]["devices"],
