@@ -432,35 +432,26 @@ __attribute__((noinline)) static int post_send_locked(struct shift_qp *q, struct
 
 /* ibv_post_send (context->ops.post_send): the routine case inline -- a protected QP on its default path,
  * every WR logged, then the provider -- and everything else in post_send_locked. */
-int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr)
+/* the provider refused a lone WR: un-log it, unless the default path is failing (then it stays logged and goes to
+ * the backup QP). Out of line, so the routine post keeps only the QP and the lock state across the provider call. */
+__attribute__((noinline)) static int post_refused(struct shift_qp *q, struct shift_wrlog *log, int ret, int fast)
 {
-    struct shift_qp *q = shift_qp_of(qp);
+    if (!atomic_load(&q->failing))
+        shift_wrlog_truncate(log, log->head - 1);
+    else
+        ret = 0;
+    shift_blk_unlock(&q->lock, fast);
+    return ret;
+}
+
+/* a list of WRs on the default path: every WR logged, then the provider */
+__attribute__((noinline)) static int post_send_list(struct shift_qp *q, struct ibv_qp *qp, struct ibv_send_wr *wr,
+                                                    struct ibv_send_wr **bad_wr, int fast)
+{
     const struct ibv_send_wr *w = wr;
-    struct shift_wrlog *log;
-    uint64_t head0;
-    int fast, ret;
-    if (__builtin_expect(!q, 0)) {
-        struct shift_ctx *sc = shift_ctx_of(qp->context);
-        return sc ? sc->post_send(qp, wr, bad_wr) : EINVAL;
-    }
-    fast = shift_blk_lock(&q->lock);
-    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
-        return post_send_locked(q, qp, wr, bad_wr, fast);
-    log = q->core.sq;
-    head0 = log->head;
-    if (__builtin_expect(!wr->next, 1)) { /* one WR: the straight line */
-        if (__builtin_expect(shift_log_send_wr(log, wr, q->sig_all, q->inline_arena, q->inline_max), 0))
-            return post_send_locked(q, qp, wr, bad_wr, fast);
-        ret = q->sc->post_send(qp, wr, bad_wr);
-        if (__builtin_expect(ret, 0)) {
-            if (!atomic_load(&q->failing))
-                shift_wrlog_truncate(log, head0);
-            else
-                ret = 0;
-        }
-        shift_blk_unlock(&q->lock, fast);
-        return ret;
-    }
+    struct shift_wrlog *log = q->core.sq;
+    uint64_t head0 = log->head;
+    int ret;
     do {
         if (__builtin_expect(shift_log_send_wr(log, w, q->sig_all, q->inline_arena, q->inline_max), 0)) {
             shift_wrlog_truncate(log, head0);
@@ -478,6 +469,28 @@ int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_w
     }
     shift_blk_unlock(&q->lock, fast);
     return ret;
+}
+
+int shift_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr)
+{
+    struct shift_qp *q = shift_qp_of(qp);
+    int fast, ret;
+    if (__builtin_expect(!q, 0)) {
+        struct shift_ctx *sc = shift_ctx_of(qp->context);
+        return sc ? sc->post_send(qp, wr, bad_wr) : EINVAL;
+    }
+    fast = shift_blk_lock(&q->lock);
+    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
+        return post_send_locked(q, qp, wr, bad_wr, fast);
+    if (__builtin_expect(wr->next != NULL, 0))
+        return post_send_list(q, qp, wr, bad_wr, fast);
+    if (__builtin_expect(shift_log_send_wr(q->core.sq, wr, q->sig_all, q->inline_arena, q->inline_max), 0))
+        return post_send_locked(q, qp, wr, bad_wr, fast);
+    ret = q->sc->post_send(qp, wr, bad_wr);
+    if (__builtin_expect(ret, 0))
+        return post_refused(q, q->core.sq, ret, fast);
+    shift_blk_unlock(&q->lock, fast);
+    return 0;
 }
 
 __attribute__((noinline)) static int post_recv_locked(struct shift_qp *q, struct ibv_qp *qp, struct ibv_recv_wr *wr,
@@ -532,35 +545,14 @@ __attribute__((noinline)) static int post_recv_locked(struct shift_qp *q, struct
     return ret;
 }
 
-int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr)
+/* a list of WRs on the default path: every WR logged, then the provider */
+__attribute__((noinline)) static int post_recv_list(struct shift_qp *q, struct ibv_qp *qp, struct ibv_recv_wr *wr,
+                                                    struct ibv_recv_wr **bad_wr, int fast)
 {
-    struct shift_qp *q = shift_qp_of(qp);
     const struct ibv_recv_wr *w = wr;
-    struct shift_wrlog *log;
-    uint64_t head0;
-    int fast, ret;
-    if (__builtin_expect(!q, 0)) {
-        struct shift_ctx *sc = shift_ctx_of(qp->context);
-        return sc ? sc->post_recv(qp, wr, bad_wr) : EINVAL;
-    }
-    fast = shift_blk_lock(&q->lock);
-    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
-        return post_recv_locked(q, qp, wr, bad_wr, fast);
-    log = q->core.rq;
-    head0 = log->head;
-    if (__builtin_expect(!wr->next, 1)) { /* one WR: the straight line */
-        if (__builtin_expect(shift_log_recv_wr(log, wr), 0))
-            return post_recv_locked(q, qp, wr, bad_wr, fast);
-        ret = q->sc->post_recv(qp, wr, bad_wr);
-        if (__builtin_expect(ret, 0)) {
-            if (!atomic_load(&q->failing))
-                shift_wrlog_truncate(log, head0);
-            else
-                ret = 0;
-        }
-        shift_blk_unlock(&q->lock, fast);
-        return ret;
-    }
+    struct shift_wrlog *log = q->core.rq;
+    uint64_t head0 = log->head;
+    int ret;
     do {
         if (__builtin_expect(shift_log_recv_wr(log, w), 0)) {
             shift_wrlog_truncate(log, head0);
@@ -578,6 +570,28 @@ int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_w
     }
     shift_blk_unlock(&q->lock, fast);
     return ret;
+}
+
+int shift_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr)
+{
+    struct shift_qp *q = shift_qp_of(qp);
+    int fast, ret;
+    if (__builtin_expect(!q, 0)) {
+        struct shift_ctx *sc = shift_ctx_of(qp->context);
+        return sc ? sc->post_recv(qp, wr, bad_wr) : EINVAL;
+    }
+    fast = shift_blk_lock(&q->lock);
+    if (__builtin_expect(atomic_load_explicit(&q->mode, memory_order_relaxed) != SHIFT_MODE_DEFAULT || !wr, 0))
+        return post_recv_locked(q, qp, wr, bad_wr, fast);
+    if (__builtin_expect(wr->next != NULL, 0))
+        return post_recv_list(q, qp, wr, bad_wr, fast);
+    if (__builtin_expect(shift_log_recv_wr(q->core.rq, wr), 0))
+        return post_recv_locked(q, qp, wr, bad_wr, fast);
+    ret = q->sc->post_recv(qp, wr, bad_wr);
+    if (__builtin_expect(ret, 0))
+        return post_refused(q, q->core.rq, ret, fast);
+    shift_blk_unlock(&q->lock, fast);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- ibv_wr_* (extended QPs) */
