@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
+/* held around each QP's control step, so ibv_destroy_qp never tombstones a QP the control thread is working on */
+static pthread_mutex_t step_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ctl_cv = PTHREAD_COND_INITIALIZER;
 static int ctl_kick, ctl_started;
 
@@ -725,8 +727,11 @@ static void *control(void *unused)
         pthread_mutex_unlock(&ctl_mu);
         now = shift_now_ns();
         n = shift_qps_snapshot(all, 4096);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            pthread_mutex_lock(&step_mu);
             qp_step(all[i], now);
+            pthread_mutex_unlock(&step_mu);
+        }
     }
     return NULL;
 }
@@ -750,7 +755,13 @@ void shift_control_start(void)
 
 /* Handle what the router flagged for q now, in the calling thread (ibv_destroy_qp: the verdict on an error
  * the application just saw is recorded before the QP goes away). */
-void shift_control_step(struct shift_qp *q) { qp_step(q, shift_now_ns()); }
+void shift_control_hold(struct shift_qp *q)
+{
+    pthread_mutex_lock(&step_mu);
+    qp_step(q, shift_now_ns());
+}
+
+void shift_control_release(void) { pthread_mutex_unlock(&step_mu); }
 
 void shift_report(struct shift_qp *q)
 {

@@ -232,7 +232,7 @@ static inline struct shift_qp *shift_qp_of(struct ibv_qp *qp)
     uint64_t i = shift_hash(SHIFT_KEY_PTR(qp));
     for (int n = 0; n < SHIFT_TABLE; n++, i = (i + 1) & (SHIFT_TABLE - 1)) {
         struct shift_qp *q = atomic_load_explicit(&shift_qps[i], memory_order_acquire);
-        if (!q || q->qp == qp)
+        if (!q || __atomic_load_n(&q->qp, __ATOMIC_RELAXED) == qp) /* relaxed: ibv_destroy_qp tombstones it */
             return q;
     }
     return NULL;
@@ -277,7 +277,8 @@ void shift_lock_all(struct shift_qp *q, int fast[3]);
 void shift_unlock_all(struct shift_qp *q, const int fast[3]);
 void shift_update_mode(struct shift_qp *q); /* under shift_lock_all */
 void shift_report(struct shift_qp *q);      /* one summary line (at destroy) */
-void shift_control_step(struct shift_qp *q); /* run q's pending control work in the calling thread */
+void shift_control_hold(struct shift_qp *q); /* pause the control thread, run q's pending work here */
+void shift_control_release(void);            /* let the control thread step QPs again */
 
 static inline int shift_is_tag(const struct shift_qp *q, uint64_t wr_id)
 {

@@ -290,7 +290,7 @@ int shift_qps_snapshot(struct shift_qp **out, int max)
     int n = 0;
     for (int i = 0; i < TABLE && n < max; i++) {
         struct shift_qp *q = atomic_load_explicit(&qps[i], memory_order_acquire);
-        if (q && q->qp)
+        if (q && __atomic_load_n(&q->qp, __ATOMIC_ACQUIRE)) /* NULL: destroyed (ibv_destroy_qp) */
             out[n++] = q;
     }
     return n;
@@ -734,9 +734,13 @@ int ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq **cq, void 
             continue; /* another thread took it */
         for (int k = 0; k < CHANNEL_CQS; k++) { /* the CQ of this channel with completions waiting */
             struct shift_cq *c = atomic_load(&channels[slot].cqs[k]);
-            if (!c || !c->cq)
+            int fast, pending;
+            if (!c)
                 continue;
-            if (c->bhead != c->btail || c->nfo) {
+            fast = shift_blk_lock(&c->lock);
+            pending = c->bhead != c->btail || c->nfo;
+            shift_blk_unlock(&c->lock, fast);
+            if (pending) {
                 atomic_fetch_add(&c->fabricated, 1);
                 *cq = c->cq;
                 *cq_context = c->cq->cq_context;
@@ -1074,7 +1078,7 @@ int ibv_destroy_qp(struct ibv_qp *qp)
     if (!shift_ready())
         return EINVAL;
     if ((q = shift_qp_of(qp))) {
-        shift_control_step(q);
+        shift_control_hold(q);
         shift_report(q);
         shift_lock_all(q, fast);
         shift_unprotect(q, NULL);
@@ -1093,9 +1097,11 @@ int ibv_destroy_qp(struct ibv_qp *qp)
             shift_kv_del(&shift_cfg.kv, q->my_key);
         if (q->my_mbox_key[0])
             shift_kv_del(&shift_cfg.kv, q->my_mbox_key);
-        q->qp = NULL; /* a tombstone: the slot keeps probe chains intact; the record is never freed */
+        __atomic_store_n(&q->qp, NULL, __ATOMIC_RELEASE); /* a tombstone: the slot keeps probe chains intact; the
+                                                           * record is never freed */
         atomic_fetch_add_explicit(&shift_qp_gen, 1, memory_order_release);
         pthread_mutex_unlock(&table_lock);
+        shift_control_release();
     }
     return shift_real.destroy_qp(qp);
 }

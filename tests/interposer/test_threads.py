@@ -49,7 +49,8 @@ def test_thread_sanitizer_finds_no_race(csrc: Path, tmp_path: Path) -> None:
                 [*flags, "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,--version-script=fakeverbs/fakeverbs.map",
                  "-Wl,-soname,libibverbs.so.1", "-o", str(out / "libibverbs.so.1"), "fakeverbs/fakeverbs.c",
                  "-lpthread"],
-                [*flags, "-o", str(out / "shift_threads"), "shift_threads.c", "-libverbs", "-ldl", "-lpthread"]):
+                [*flags, "-o", str(out / "shift_threads"), "shift_threads.c", "-libverbs", "-ldl", "-lpthread"],
+                [*flags, "-o", str(out / "shift_pair"), "shift_pair.c", "-libverbs", "-ldl", "-lpthread"]):
         subprocess.run(cmd, cwd=csrc, check=True, capture_output=True)
     env = clean_env(LD_LIBRARY_PATH=str(out), LD_PRELOAD=str(out / "libshift.so"), SHIFT_KV_DIR=str(tmp_path / "kv"),
                     SHIFT_PROBE_MS="10", SHIFT_BACKUP_DEVICE=BACKUPS, SHIFT_BIASED_LOCKS="0", SHIFT_LOG="0",
@@ -60,3 +61,9 @@ def test_thread_sanitizer_finds_no_race(csrc: Path, tmp_path: Path) -> None:
                                "--restore", "fake:p:up"], capture_output=True, text=True, env=env, timeout=600)
         assert "WARNING: ThreadSanitizer" not in proc.stderr, proc.stderr[-4000:]
         assert proc.returncode == 0 and '"ok": true' in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    # completion channels: each host's thread asleep in ibv_get_cq_event, woken by libshift while failed over
+    proc = subprocess.run([str(out / "shift_pair"), "--events", "--workload", "pingpong", "--n", "400",
+                           "--fault", "fake:p:down", "--fault-at", "100", "--restore", "fake:p:up", "--restore-at",
+                           "250", "--pace-us", "300"], capture_output=True, text=True, env=env, timeout=600)
+    assert "WARNING: ThreadSanitizer" not in proc.stderr, proc.stderr[-4000:]
+    assert proc.returncode == 0 and proc.stdout.count('"ok": true') == 2, proc.stdout + proc.stderr[-2000:]
