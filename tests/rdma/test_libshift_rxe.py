@@ -5,9 +5,20 @@ pyverbs on the other. Numbers are TCG's; what is asserted is survival, data, fai
 
 from __future__ import annotations
 
+import json
+import runpy
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+RXE = REPO / "workflow" / "scripts" / "rxe"
+FIGURE = REPO / "workflow" / "scripts" / "figures" / "fig7_rxe_libshift.py"
 
 pytestmark = [pytest.mark.rxe, pytest.mark.timeout(2400)]
 
@@ -44,13 +55,29 @@ def test_perftest_at_the_receiver_site(rxe_suite: Any) -> None:
     assert runs["shift"]["failed_over"] and runs["shift"]["survived"] and runs["shift"]["switched_back"]
 
 
+@pytest.mark.parametrize("tool", ["ib_write_bw", "ib_send_bw"])
+def test_counted_perftest_completes_every_wr_across_the_outage(rxe_suite: Any, tool: str) -> None:
+    """perftest -n N: the client gets N send completions (and the ib_send_bw server N receives) although the
+    primary link was down for 5 s of the run, and the run returned to the primary."""
+    (run,) = [r for r in part(rxe_suite)["counted"]["runs"] if r["tool"] == tool]
+    assert run["running_at_fault"], "the run finished before the fault: it proves nothing"
+    assert run["every_wr_completed"], (run["client_rc"], run["server_rc"], run["client_iters"],
+                                       run["server_iters"], run["iters"])
+    assert run["failed_over"] and run["switched_back"], [t for t in run["transitions"] if t["queue"] == "sq"]
+
+
 def test_rc_pingpong_completes_every_iteration_across_the_outage(rxe_suite: Any) -> None:
+    """ibv_rc_pingpong -c -e: every buffer checked, each end asleep in ibv_get_cq_event between completions
+    (libshift wakes it for the backup CQ's completions)."""
     runs = {r["strategy"]: r for r in part(rxe_suite)["pingpong"]["runs"]}
     shift = runs["shift"]
     assert shift["running_at_fault"], "pingpong finished before the fault: the run proves nothing"
     assert shift["client_rc"] == 0 and shift["server_rc"] == 0, shift["output"][-2500:]
     assert shift["completed_iters"] == [shift["iters"], shift["iters"]] and not shift["buffer_invalid"]
     assert shift["failed_over"] and shift["switched_back"]
+    stock = runs["none"]  # the control: the client's QP errors when its link goes down, and the run dies
+    assert (stock["client_rc"], stock["server_rc"]) != (0, 0), stock["output"][-2500:]
+    assert stock["completed_iters"] != [stock["iters"], stock["iters"]]
 
 
 @pytest.mark.parametrize("workload", ["send", "nccl", "read"])
@@ -80,3 +107,24 @@ def test_c_and_python_shift_interoperate(rxe_suite: Any, c_role: str) -> None:
     c_events = {t["event"] for t in run["c_transitions"]}
     assert c_events & {"ERROR_SAFE", "PEER_FALLBACK"}, run["c_transitions"]
     assert "FENCE_DONE" in c_events or "fence_done" in " ".join(py["transitions"])
+
+
+def test_the_timeline_and_its_figure_come_from_this_run(rxe_suite: Any, tmp_path: Path) -> None:
+    """What the pipeline writes from the real part (data/rxe/perftest_timeline.csv + .json) and the figure drawn
+    from it: one curve per tool, site and strategy, the libshift runs marked on the backup, a caption."""
+    sys.path.insert(0, str(RXE))
+    import libshift_guest
+
+    libshift_guest.write_outputs(part(rxe_suite), tmp_path)
+    frame = pd.read_csv(tmp_path / "perftest_timeline.csv")
+    runs = {(r["tool"], r["site"], r["strategy"]) for r in part(rxe_suite)["perftest"]["runs"]}
+    assert set(frame.groupby(["tool", "site", "strategy"]).groups) == runs
+    assert (frame[frame["strategy"] == "shift"]["path"] == "backup").any()
+    summary = json.loads((tmp_path / "perftest_timeline.json").read_text())["summary"]
+    assert summary["ib_send_bw_counted"]["every_wr_completed"]
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "ok"}))
+    out = tmp_path / "fig7_rxe_libshift.png"
+    smk = SimpleNamespace(input=[str(tmp_path / "manifest.json")], output=[str(out)])
+    runpy.run_path(str(FIGURE), init_globals={"snakemake": smk})
+    meta = Image.open(out).text
+    assert meta["Title"].startswith("Fig 7 on soft-RoCE") and "perftest's own per-second reports" in meta["Description"]

@@ -9,7 +9,11 @@ In the guest (Debian python3, standard library only; guest_suite.py runs ``run_a
   control dies) for all three tools, and ``receiver_nic`` (``ip link set p1 down``) for ib_write_bw. perftest
   sets retry_cnt 7, which rxe retries forever, so at the receiver site the control stalls instead of dying
   (recorded as such); libshift sees the port go down and fails over either way.
-- ``pingpong``: ``ibv_rc_pingpong -c`` (buffer check) across the same outage, with and without libshift.
+- ``counted``: ``ib_write_bw`` and ``ib_send_bw -n N`` under libshift across the outage at the sender NIC:
+  perftest's own accounting checks every WR (the client waits for N send completions, the ib_send_bw server
+  for N receive completions); N is calibrated so the run spans the outage.
+- ``pingpong``: ``ibv_rc_pingpong -c -e`` (buffer check; asleep in ``ibv_get_cq_event`` between completions)
+  across the same outage, with and without libshift.
 - ``dlvsym``: csrc/shift_pair_dl, which resolves every verb with dlopen + dlvsym like NCCL's ibvwrap, checks
   every message (SEND, NCCL-Simple WRITE+WRITE_WITH_IMM, READ) across the outage; and the control.
 - ``interop``: one connection with libshift's C SHIFT on one end (csrc/shift_pair) and the Python SHIFT layer
@@ -46,9 +50,12 @@ SITES = {"sender_nic": ("ip link set p0 down", "ip link set p0 up && rxe-relink.
 PERFTESTS = {"ib_write_bw": ("write", ("sender_nic", "receiver_nic")), "ib_send_bw": ("send", ("sender_nic",)),
              "ib_read_bw": ("read", ("sender_nic",))}
 PERFTEST_ARGS = ["-x", "1", "-F", "--report_gbits", "-s", "65536", "--run_infinitely", "-D", "1"]
+#: -c: check every received buffer; -e: sleep in ibv_get_cq_event (the completion channel) between completions
+PINGPONG_ARGS = ["-g", "1", "-s", "4096", "-c", "-e"]
+PINGPONG_SITE = "sender_nic"  #: the client's link: its QP errors at once, so stock verbs die (the control)
 PINGPONG_S = 16.0  #: what a pingpong run should last without a fault (calibrated: TCG's speed varies 10x)
 STRATEGIES = ("shift", "none")  #: libshift preloaded / stock verbs (the control)
-REPORT = re.compile(r"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+REPORT = re.compile(r"^\s*(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")  #: a stderr line may follow on the same line
 
 
 LOGS = Path("/tmp/libshift-logs")  #: every program's full output (copied to OUTDIR/libshift-logs by run_all)
@@ -199,34 +206,113 @@ def part_perftest() -> dict[str, Any]:
     return {"status": "ok", "runs": runs}
 
 
+# -- counted perftest: every WR of a fixed-length run completes across the outage --------------------------------
+COUNTED_ARGS = ["-x", "1", "-F", "-s", "65536"]  #: -n N instead of --run_infinitely: perftest counts completions
+COUNTED_S = 16.0  #: what a counted run should last without a fault (calibrated like the pingpong)
+CALIBRATION_S = 3  #: the calibration run's perftest duration (-D)
+COUNTED_TOOLS = ("ib_write_bw", "ib_send_bw")
+
+
+Spawned = tuple[subprocess.Popen, int, list[tuple[float, str]], threading.Thread]
+
+
+def spawn_pty(cmd: list[str], env: dict[str, str]) -> Spawned:
+    """Start ``cmd`` on a terminal (its stdio is line-buffered: every line arrives when printed, none is lost
+    in a buffer if it has to be killed), each line timestamped on arrival by a reader thread."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    lines: list[tuple[float, str]] = []
+    reader = threading.Thread(target=read_lines, args=(master, lines), daemon=True)
+    reader.start()
+    return proc, master, lines, reader
+
+
+def perftest_pair(tool: str, length: list[str], env: dict[str, str], site: str | None) -> dict[str, Any]:
+    """One perftest run of the given length (``-n N`` or ``-D S``; server rxe_p1, client rxe_p0), the site's
+    outage injected if given."""
+    srv = spawn_pty([tool, "-d", "rxe_p1", *COUNTED_ARGS, *length], env)
+    time.sleep(1.0)
+    cli = spawn_pty([tool, "-d", "rxe_p0", *COUNTED_ARGS, *length, "127.0.0.1"], env)
+    t0, state = time.time(), {}
+    while (cli[0].poll() is None or srv[0].poll() is None) and time.time() - t0 < 150:
+        if site:
+            in_fault_window(t0, site, state)
+        time.sleep(0.05)
+    for proc, master, _, reader in (cli, srv):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(timeout=2)
+        os.close(master)
+    if site and "fault" in state and "recover" not in state:
+        sh(SITES[site][1])
+    done = {name: [int(m.group(2)) for m in (REPORT.match(line) for _, line in p[2]) if m]
+            for name, p in (("client", cli), ("server", srv))}
+    text = "\n".join(f"--- {name} ---\n" + "\n".join(f"{t - t0:7.3f} {line}" for t, line in p[2])
+                     for name, p in (("client", cli), ("server", srv)))
+    return {"t0": t0, "seconds": round(time.time() - t0, 2), "running_at_fault": "fault" in state,
+            "fault_at_s": state.get("fault"), "recover_at_s": state.get("recover"), "client_rc": cli[0].returncode,
+            "server_rc": srv[0].returncode, "client_iters": done["client"], "server_iters": done["server"],
+            "output": text}
+
+
+def counted(tool: str) -> dict[str, Any]:
+    """perftest's own accounting as the message check: with ``-n N`` the client waits for N send completions and
+    the ib_send_bw server for N receive completions (a lost message hangs the run, an error completion ends it),
+    and each prints N in its report. Calibrated first (a fault-free ``-D`` run: perftest's own iteration count
+    over its duration, set-up excluded) so the run spans the outage and the switch-back."""
+    tag = f"{tool}-counted"
+    env = {**os.environ, **shift_env(f"{tag}-calibration")}
+    probe = perftest_pair(tool, ["-D", str(CALIBRATION_S)], env, None)
+    rate = probe["client_iters"][0] / CALIBRATION_S if probe["client_iters"] else 100.0
+    iters = min(200000, max(1000, int(COUNTED_S * rate)))
+    env = {**os.environ, **shift_env(tag)}
+    run = perftest_pair(tool, ["-n", str(iters)], env, "sender_nic")
+    time.sleep(1.0)
+    keep(tag, run.pop("output"))
+    steps = transitions(read_trace(tag), run.pop("t0"))
+    res = {"tool": tool, "op": PERFTESTS[tool][0], "strategy": "shift", "site": "sender_nic", "iters": iters,
+           "calibration_iters_per_s": round(rate, 1), **run, "transitions": steps,
+           "failed_over": any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps),
+           "switched_back": any(t["event"] == "FENCE_DONE" for t in steps)}
+    res["every_wr_completed"] = (res["client_rc"] == 0 and res["server_rc"] == 0 and res["client_iters"] == [iters]
+                                 and (tool != "ib_send_bw" or res["server_iters"] == [iters]))
+    log(f"{tag}: iters={iters} rc={res['client_rc']},{res['server_rc']} client={res['client_iters']} "
+        f"server={res['server_iters']} failed_over={res['failed_over']} switched_back={res['switched_back']}")
+    return res
+
+
+def part_counted() -> dict[str, Any]:
+    return {"status": "ok", "runs": [counted(tool) for tool in COUNTED_TOOLS]}
+
+
 # -- ibv_rc_pingpong -------------------------------------------------------------------------------------------
 def pingpong(strategy: str, iters: int) -> dict[str, Any]:
     tag = f"pingpong-{strategy}"
     env = {**os.environ, **(shift_env(tag) if strategy == "shift" else {})}
-    args = ["-g", "1", "-s", "4096", "-n", str(iters), "-c"]
+    args = [*PINGPONG_ARGS, "-n", str(iters)]
     srv = subprocess.Popen(["ibv_rc_pingpong", "-d", "rxe_p1", *args], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, env=env)
     time.sleep(0.7)
     cli = subprocess.Popen(["ibv_rc_pingpong", "-d", "rxe_p0", *args, "127.0.0.1"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, env=env)
     t0, state = time.time(), {}
-    srv_died = None
-    while cli.poll() is None and time.time() - t0 < 150:
-        in_fault_window(t0, "receiver_nic", state)
-        if srv.poll() is not None and srv_died is None:
-            srv_died = time.time()
-        if srv_died is not None and time.time() - srv_died > 5 and "recover" in state:
-            break  # the server died (its error ended the run): the client would wait forever
+    first_exit = None
+    while (cli.poll() is None or srv.poll() is None) and time.time() - t0 < 150:
+        in_fault_window(t0, PINGPONG_SITE, state)
+        if first_exit is None and (cli.poll() is not None or srv.poll() is not None):
+            first_exit = time.time()
+        if first_exit is not None and time.time() - first_exit > 5 and "recover" in state:
+            break  # one end died (its error ended the run): the other would wait for it forever
         time.sleep(0.05)
     running_at_fault = "fault" in state
     for p in (cli, srv):
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if p.poll() is None:
             p.kill()
-            p.wait()
+        p.wait()
     if "fault" in state and "recover" not in state:
-        sh(SITES["receiver_nic"][1])
+        sh(SITES[PINGPONG_SITE][1])
     time.sleep(1.0)
     out = (cli.stdout.read() if cli.stdout else "") + (srv.stdout.read() if srv.stdout else "")
     keep(tag, out)
@@ -243,8 +329,9 @@ def pingpong(strategy: str, iters: int) -> dict[str, Any]:
 def part_pingpong() -> dict[str, Any]:
     """Calibrate the iteration count on this guest first (0.5 to 7 ms per iteration under TCG), so each run
     spans the outage."""
-    probe = subprocess.run("ibv_rc_pingpong -d rxe_p1 -g 1 -s 4096 -n 1000 > /tmp/pp-srv.txt 2>&1 & sleep 0.7; "
-                           "ibv_rc_pingpong -d rxe_p0 -g 1 -s 4096 -n 1000 127.0.0.1; wait", shell=True,
+    args = " ".join(PINGPONG_ARGS)
+    probe = subprocess.run(f"ibv_rc_pingpong -d rxe_p1 {args} -n 1000 > /tmp/pp-srv.txt 2>&1 & sleep 0.7; "
+                           f"ibv_rc_pingpong -d rxe_p0 {args} -n 1000 127.0.0.1; wait", shell=True,
                            capture_output=True, text=True, timeout=120)
     m = re.search(r"([\d.]+) usec/iter", probe.stdout)
     usec = float(m.group(1)) if m else 1000.0
@@ -320,7 +407,8 @@ def part_interop() -> dict[str, Any]:
     return {"status": "ok", "runs": [interop("a"), interop("b")]}
 
 
-PARTS = {"perftest": part_perftest, "pingpong": part_pingpong, "dlvsym": part_dlvsym, "interop": part_interop}
+PARTS = {"perftest": part_perftest, "counted": part_counted, "pingpong": part_pingpong, "dlvsym": part_dlvsym,
+         "interop": part_interop}
 
 
 def run_all(out: Path) -> dict[str, Any]:
@@ -385,6 +473,9 @@ def summary(part: dict[str, Any]) -> dict[str, Any]:
         key = f"{run['tool']}_{run['site']}_{run['strategy']}"
         out[key] = {k: run[k] for k in ("survived", "failed_over", "switched_back", "client_exit_s",
                                         "gbps_during_fault", "gbps_after_recovery")}
+    for run in part.get("counted", {}).get("runs", []):
+        out[f"{run['tool']}_counted"] = {k: run[k] for k in ("iters", "every_wr_completed", "running_at_fault",
+                                                             "failed_over", "switched_back", "seconds")}
     for run in part.get("pingpong", {}).get("runs", []):
         out[f"ibv_rc_pingpong_{run['strategy']}"] = {k: run[k] for k in ("client_rc", "server_rc", "seconds",
                                                                            "running_at_fault", "buffer_invalid",
