@@ -629,11 +629,19 @@ static void qp_step(struct shift_qp *q, uint64_t now)
             atomic_store(&q->events, 0);
         return;
     }
+    if (now >= q->next_port_ns) { /* the port's state needs none of the QP's locks: the data path never waits */
+        struct ibv_port_attr pa;
+        q->next_port_ns = now + (uint64_t)shift_cfg.port_poll_ms * 1000000u;
+        uint8_t port = __atomic_load_n(&q->port, __ATOMIC_RELAXED); /* the application's modify_qp sets it */
+        if (port && ibv_query_port(q->qp->context, port, &pa) == 0)
+            q->port_active = pa.state == IBV_PORT_ACTIVE;
+    }
     if (!atomic_load(&q->events) && !atomic_load(&q->failing) &&
+        (q->port_active || (!shift_wrlog_outstanding(q->core.sq) && !shift_wrlog_outstanding(q->core.rq))) &&
         __atomic_load_n(&q->core.sq_state, __ATOMIC_RELAXED) == SHIFT_SQ_DEFAULT &&
-        __atomic_load_n(&q->core.rq_state, __ATOMIC_RELAXED) == SHIFT_RQ_DEFAULT && !atomic_load(&q->connect_pending) && now < q->next_port_ns &&
+        __atomic_load_n(&q->core.rq_state, __ATOMIC_RELAXED) == SHIFT_RQ_DEFAULT && !atomic_load(&q->connect_pending) &&
         __atomic_load_n((const uint64_t *)q->region, __ATOMIC_RELAXED) <= q->hs_seen)
-        return; /* nothing to do: the common case costs a few loads */
+        return; /* nothing to do: the common case costs a few loads and takes no lock */
     shift_lock_all(q, fast);
     if (!q->qp || atomic_load(&q->mode) == SHIFT_MODE_PASS)
         goto out;
@@ -651,12 +659,6 @@ static void qp_step(struct shift_qp *q, uint64_t now)
         shift_unprotect(q, NULL);
         shift_update_mode(q);
         goto out;
-    }
-    if (now >= q->next_port_ns) {
-        struct ibv_port_attr pa;
-        q->next_port_ns = now + (uint64_t)shift_cfg.port_poll_ms * 1000000u;
-        if (q->port && ibv_query_port(q->qp->context, q->port, &pa) == 0)
-            q->port_active = pa.state == IBV_PORT_ACTIVE;
     }
     if (ev & SHIFT_EV_PORT)
         q->port_active = 0;

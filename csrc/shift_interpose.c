@@ -980,8 +980,8 @@ static void shadow_modify(struct shift_qp *q, const struct ibv_qp_attr *attr, in
         q->init_attr = *attr;
         q->init_mask = mask;
         q->have_init = 1;
-        if (mask & IBV_QP_PORT)
-            q->port = attr->port_num;
+        if (mask & IBV_QP_PORT) /* the control thread reads it without the QP's locks (its port poll) */
+            __atomic_store_n(&q->port, attr->port_num, __ATOMIC_RELAXED);
         if (!q->bqp)
             return;
         a.port_num = (uint8_t)shift_cfg.backup_port;
@@ -1117,7 +1117,7 @@ int ibv_get_async_event(struct ibv_context *ctx, struct ibv_async_event *event)
     if (ret == 0 && event->event_type == IBV_EVENT_PORT_ERR) {
         n = shift_qps_snapshot(all, TABLE);
         for (int i = 0; i < n; i++)
-            if (all[i]->qp->context == ctx && all[i]->port == event->element.port_num)
+            if (all[i]->qp->context == ctx && __atomic_load_n(&all[i]->port, __ATOMIC_RELAXED) == event->element.port_num)
                 atomic_fetch_or(&all[i]->events, SHIFT_EV_PORT);
         shift_wake();
     }

@@ -166,6 +166,21 @@ def run_perftest(tool: str, strategy: str, site: str) -> dict[str, Any]:
         reader.join(timeout=2)
         os.close(master)
         time.sleep(1.0)  # the link and its routes settle before the next run
+    srv_out = srv.stdout.read() if srv.stdout else ""
+    res, text = perftest_result(tool, strategy, site, lines, t0, state, died_at, cli.returncode, srv_out,
+                                read_trace(tag) if strategy == "shift" else [])
+    keep(tag, text + "\n--- server ---\n" + srv_out)
+    log(f"{tag}: survived={res['survived']} exit={died_at} on_backup={res['iters_on_backup']} iters "
+        f"during={res['gbps_during_fault']} "
+        f"after={res['gbps_after_recovery']} failed_over={res['failed_over']} switched_back={res['switched_back']}")
+    return res
+
+
+def perftest_result(tool: str, strategy: str, site: str, lines: list[tuple[float, str]], t0: float,
+                    state: dict[str, float], died_at: float | None, client_rc: int | None, srv_out: str,
+                    trace: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """One run's result from what it left: the client's timestamped lines, the fault times, libshift's trace
+    (also what the host-side tests feed it: the result's shape comes from here, never from a hand-kept copy)."""
     samples: list[dict[str, Any]] = []
     text = []
     for t_abs, line in lines:
@@ -176,28 +191,42 @@ def run_perftest(tool: str, strategy: str, site: str) -> dict[str, Any]:
             # perftest's per-interval line: bytes, iterations in the interval, peak, average, message rate. Under
             # TCG its cycle-counter calibration fails ("r^2 < 0.9") and the Gb/s columns read 0, so throughput is
             # its iteration count over the interval between its lines (timestamped on arrival by read_lines)
-            dt = max(t - samples[-1]["t_s"], 0.2) if samples else 1.0
-            samples.append({"t_s": round(t, 3), "iters": int(m.group(2)),
+            start = samples[-1]["t_s"] if samples else t - 1.0
+            dt = max(t - start, 0.2)
+            samples.append({"t_s": round(t, 3), "from_s": round(start, 3), "iters": int(m.group(2)),
                             "gbps": round(int(m.group(1)) * int(m.group(2)) * 8 / dt / 1e9, 6),
                             "perftest_gbps": float(m.group(4))})
-    srv_out = srv.stdout.read() if srv.stdout else ""
-    keep(tag, "\n".join(text) + "\n--- server ---\n" + srv_out)
     state.setdefault("fault", FAULT_AT)  # the client died before the fault: nothing was injected then
-    trace = read_trace(tag) if strategy == "shift" else []
     steps = transitions(trace, t0)
     after = [s for s in samples if s["t_s"] > state["recover"] + 1.5]
     during = [s for s in samples if state["fault"] + 1.5 < s["t_s"] <= state["recover"]]
     res = {"tool": tool, "op": PERFTESTS[tool][0], "strategy": strategy, "site": site, "fault_at_s": state["fault"],
-           "recover_at_s": state["recover"], "client_exit_s": died_at, "client_rc": cli.returncode,
+           "recover_at_s": state["recover"], "client_exit_s": died_at, "client_rc": client_rc,
            "samples": samples, "transitions": steps, "output": "\n".join(text[-60:]), "server_output": srv_out[-3000:],
            "gbps_during_fault": round(sum(s["gbps"] for s in during) / len(during), 4) if during else 0.0,
            "gbps_after_recovery": round(sum(s["gbps"] for s in after) / len(after), 4) if after else 0.0}
+    res.update(on_backup(samples, steps))
     res["survived"] = died_at is None and res["gbps_after_recovery"] > 0
     res["switched_back"] = any(t["event"] == "FENCE_DONE" and t["t_s"] > state["recover"] for t in steps)
     res["failed_over"] = any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps)
-    log(f"{tag}: survived={res['survived']} exit={died_at} during={res['gbps_during_fault']} "
-        f"after={res['gbps_after_recovery']} failed_over={res['failed_over']} switched_back={res['switched_back']}")
-    return res
+    return res, "\n".join(text)
+
+
+def on_backup(samples: list[dict[str, Any]], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The traffic of the report intervals that lie wholly inside the span libshift's trace shows the send queue
+    on the backup QP (from its failover to FENCE_DONE). Under TCG perftest's "1 s" intervals stretch to several
+    seconds (its cycle-counter calibration fails), so a fixed window after the fault can hold no whole interval."""
+    sq = [t for t in steps if t["queue"] == "sq"]
+    start = next((t["t_s"] for t in sq if t["event"] in ("ERROR_SAFE", "PEER_FALLBACK")), None)
+    if start is None:
+        return {"backup_span_s": None, "iters_on_backup": 0, "gbps_on_backup": 0.0}
+    end = next((t["t_s"] for t in sq if t["event"] == "FENCE_DONE" and t["t_s"] > start), float("inf"))
+    inside = [s for s in samples if start <= s["from_s"] and s["t_s"] <= end]
+    seconds = sum(s["t_s"] - s["from_s"] for s in inside)
+    return {"backup_span_s": [start, None if end == float("inf") else end],
+            "iters_on_backup": sum(s["iters"] for s in inside),
+            "gbps_on_backup": round(sum(s["gbps"] * (s["t_s"] - s["from_s"]) for s in inside) / seconds, 4)
+            if seconds > 0 else 0.0}
 
 
 def part_perftest() -> dict[str, Any]:
@@ -437,8 +466,10 @@ def run_all(out: Path) -> dict[str, Any]:
 
 
 # -- host side ---------------------------------------------------------------------------------------------------
-TIMELINE_COLUMNS = ["backend", "tool", "op", "strategy", "site", "t_s", "gbps", "path", "fault_at_s",
-                    "recover_at_s"]
+#: one row per perftest report: the interval (from_s, t_s] and its throughput; the run's fault/repair times and
+#: the span libshift's trace shows the client's send queue on the backup QP (empty for stock verbs)
+TIMELINE_COLUMNS = ["backend", "tool", "op", "strategy", "site", "from_s", "t_s", "gbps", "path", "fault_at_s",
+                    "recover_at_s", "backup_from_s", "backup_to_s"]
 
 
 def path_at(run: dict[str, Any], t: float) -> str:
@@ -460,10 +491,12 @@ def path_at(run: dict[str, Any], t: float) -> str:
 def timeline_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for run in part.get("perftest", {}).get("runs", []):
+        span = run.get("backup_span_s") or [None, None]
         for s in run["samples"]:
             rows.append({"backend": "rxe", "tool": run["tool"], "op": run["op"], "strategy": run["strategy"],
-                         "site": run["site"], "t_s": s["t_s"], "gbps": s["gbps"], "path": path_at(run, s["t_s"]),
-                         "fault_at_s": run["fault_at_s"], "recover_at_s": run["recover_at_s"]})
+                         "site": run["site"], "from_s": s["from_s"], "t_s": s["t_s"], "gbps": s["gbps"],
+                         "path": path_at(run, s["t_s"]), "fault_at_s": run["fault_at_s"],
+                         "recover_at_s": run["recover_at_s"], "backup_from_s": span[0], "backup_to_s": span[1]})
     return rows
 
 
@@ -472,7 +505,8 @@ def summary(part: dict[str, Any]) -> dict[str, Any]:
     for run in part.get("perftest", {}).get("runs", []):
         key = f"{run['tool']}_{run['site']}_{run['strategy']}"
         out[key] = {k: run[k] for k in ("survived", "failed_over", "switched_back", "client_exit_s",
-                                        "gbps_during_fault", "gbps_after_recovery")}
+                                        "gbps_during_fault", "gbps_after_recovery", "iters_on_backup",
+                                        "gbps_on_backup")}
     for run in part.get("counted", {}).get("runs", []):
         out[f"{run['tool']}_counted"] = {k: run[k] for k in ("iters", "every_wr_completed", "running_at_fault",
                                                              "failed_over", "switched_back", "seconds")}
