@@ -15,19 +15,32 @@
 
 #include "shift_wrlog.h"
 
+/* opcode, signaled, num_sge = 1, flags = 0 in one 32-bit store (they are adjacent bytes of the record) */
+static inline void shift_wr_set_kind(struct shift_wr *r, uint8_t opcode, uint8_t signaled)
+{
+    uint32_t v = (uint32_t)opcode | (uint32_t)signaled << 8 | 1u << 16;
+    _Static_assert(offsetof(struct shift_wr, signaled) == offsetof(struct shift_wr, opcode) + 1 &&
+                       offsetof(struct shift_wr, num_sge) == offsetof(struct shift_wr, opcode) + 2 &&
+                       offsetof(struct shift_wr, flags) == offsetof(struct shift_wr, opcode) + 3,
+                   "the kind bytes are adjacent");
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(&r->opcode, &v, sizeof(v));
+}
+
 /* field copy, not memcpy: a variable-length memcpy is a library call, several ns for one 16-byte SGE */
-static inline void shift_copy_sges(struct shift_wr *r, const struct ibv_sge *sg, int n)
+static inline void shift_copy_sges(struct shift_wrlog *log, struct shift_wr *r, const struct ibv_sge *sg, int n)
 {
     int i;
     r->num_sge = (uint8_t)n;
-    for (i = 0; i < n; i++) {
-        r->sg_list[i].addr = sg[i].addr;
-        r->sg_list[i].length = sg[i].length;
-        r->sg_list[i].lkey = sg[i].lkey;
-    }
+    if (n > 0)
+        memcpy(&r->sge0, &sg[0], sizeof(r->sge0));
+    for (i = 1; i < n; i++)
+        memcpy(&shift_wrlog_ext(log, r)->sge[i - 1], &sg[i], sizeof(struct shift_sge));
 }
 
-static inline void shift_fill_inline(struct shift_wr *r, const struct ibv_send_wr *wr, uint8_t *arena,
+__attribute__((noinline, cold)) static void shift_fill_inline(struct shift_wr *r, const struct ibv_send_wr *wr, uint8_t *arena,
                                      uint32_t inline_max, uint64_t seq_slot)
 {
     uint32_t total = 0;
@@ -40,9 +53,9 @@ static inline void shift_fill_inline(struct shift_wr *r, const struct ibv_send_w
         return;
     }
     uint8_t *dst = arena + seq_slot * inline_max;
-    r->sg_list[0].addr = (uint64_t)(uintptr_t)dst;
-    r->sg_list[0].length = total;
-    r->sg_list[0].lkey = 0;
+    r->sge0.addr = (uint64_t)(uintptr_t)dst;
+    r->sge0.length = total;
+    r->sge0.lkey = 0;
     r->num_sge = 1;
     for (i = 0; i < wr->num_sge; i++) {
         memcpy(dst, (const void *)(uintptr_t)wr->sg_list[i].addr, wr->sg_list[i].length);
@@ -51,44 +64,42 @@ static inline void shift_fill_inline(struct shift_wr *r, const struct ibv_send_w
 }
 
 /* Log one send WR. sig_all: the QP was created with sq_sig_all. Returns SHIFT_OK, SHIFT_E_OVERFLOW or
- * SHIFT_E_SGE (nothing logged on error). */
-static inline int shift_log_send_wr(struct shift_wrlog *log, const struct ibv_send_wr *wr, int sig_all,
+ * SHIFT_E_SGE (nothing logged on error). The common case -- one SGE, not inline, not an atomic -- is a
+ * straight line of stores into one cache line (the record's first 64 bytes). */
+__attribute__((always_inline)) static inline int shift_log_send_wr(struct shift_wrlog *log, const struct ibv_send_wr *wr, int sig_all,
                                     uint8_t *inline_arena, uint32_t inline_max)
 {
     struct shift_wr *r;
-    if (wr->num_sge > SHIFT_MAX_SGE && !(wr->send_flags & IBV_SEND_INLINE))
+    unsigned flags = wr->send_flags;
+    if (__builtin_expect(wr->num_sge > SHIFT_MAX_SGE, 0) && !(flags & IBV_SEND_INLINE))
         return SHIFT_E_SGE;
     r = shift_wrlog_reserve(log);
-    if (!r)
+    if (__builtin_expect(!r, 0))
         return SHIFT_E_OVERFLOW;
     r->wr_id = wr->wr_id;
-    r->opcode = (uint8_t)wr->opcode;
-    r->signaled = sig_all || (wr->send_flags & IBV_SEND_SIGNALED);
-    r->flags = 0;
-    r->send_flags = wr->send_flags;
+    r->remote_addr = wr->wr.rdma.remote_addr; /* same offset in wr.atomic */
+    r->rkey = wr->wr.rdma.rkey;
     r->imm_data = wr->imm_data;
-    if (wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP || wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
-        r->remote_addr = wr->wr.atomic.remote_addr;
+    shift_wr_set_kind(r, (uint8_t)wr->opcode, (uint8_t)(sig_all | ((flags & IBV_SEND_SIGNALED) != 0)));
+    r->send_flags = flags;
+    if (__builtin_expect(wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP || wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD, 0)) {
         r->rkey = wr->wr.atomic.rkey;
         r->compare_add = wr->wr.atomic.compare_add;
         r->swap = wr->wr.atomic.swap;
-    } else {
-        r->remote_addr = wr->wr.rdma.remote_addr;
-        r->rkey = wr->wr.rdma.rkey;
-        /* compare_add / swap are left as they are: meaningful only for atomics, and not touching them keeps a
-         * one-SGE record inside its first cache line */
     }
-    if (wr->send_flags & IBV_SEND_INLINE) {
+    if (__builtin_expect(flags & IBV_SEND_INLINE, 0)) {
         shift_fill_inline(r, wr, inline_arena, inline_max, log->head & log->mask);
+    } else if (__builtin_expect(wr->num_sge == 1, 1)) {
+        memcpy(&r->sge0, wr->sg_list, sizeof(struct shift_sge)); /* one 16-byte move */
     } else {
-        shift_copy_sges(r, wr->sg_list, wr->num_sge);
+        shift_copy_sges(log, r, wr->sg_list, wr->num_sge);
     }
     shift_wrlog_commit(log, r);
     return SHIFT_OK;
 }
 
 /* Log one receive WR (every receive WR completes, so every record is "signaled"). */
-static inline int shift_log_recv_wr(struct shift_wrlog *log, const struct ibv_recv_wr *wr)
+__attribute__((always_inline)) static inline int shift_log_recv_wr(struct shift_wrlog *log, const struct ibv_recv_wr *wr)
 {
     struct shift_wr *r;
     if (wr->num_sge > SHIFT_MAX_SGE)
@@ -97,14 +108,12 @@ static inline int shift_log_recv_wr(struct shift_wrlog *log, const struct ibv_re
     if (!r)
         return SHIFT_E_OVERFLOW;
     r->wr_id = wr->wr_id;
-    r->opcode = SHIFT_OP_RECV;
-    r->signaled = 1;
-    r->flags = 0;
-    r->send_flags = 0;
-    r->imm_data = 0;
-    r->remote_addr = 0;
-    r->rkey = 0;
-    shift_copy_sges(r, wr->sg_list, wr->num_sge);
+    shift_wr_set_kind(r, SHIFT_OP_RECV, 1); /* the other header fields mean nothing for a RECV */
+    if (__builtin_expect(wr->num_sge == 1, 1)) {
+        memcpy(&r->sge0, wr->sg_list, sizeof(struct shift_sge));
+    } else {
+        shift_copy_sges(log, r, wr->sg_list, wr->num_sge);
+    }
     shift_wrlog_commit(log, r);
     return SHIFT_OK;
 }

@@ -26,7 +26,7 @@ static inline int shift_core_sq_event(struct shift_qp_core *core, int ev)
     int next = shift_sq_next(core->sq_state, ev);
     if (next < 0)
         return SHIFT_E_ILLEGAL;
-    core->sq_state = next;
+    __atomic_store_n(&core->sq_state, next, __ATOMIC_RELEASE); /* read lock-free by libshift's completion router */
     return next;
 }
 
@@ -35,7 +35,7 @@ static inline int shift_core_rq_event(struct shift_qp_core *core, int ev)
     int next = shift_rq_next(core->rq_state, ev);
     if (next < 0)
         return SHIFT_E_ILLEGAL;
-    core->rq_state = next;
+    __atomic_store_n(&core->rq_state, next, __ATOMIC_RELEASE);
     return next;
 }
 

@@ -29,15 +29,14 @@ CDEF = """
 struct shift_sge { uint64_t addr; uint32_t length; uint32_t lkey; };
 struct shift_wr {
     uint64_t wr_id; uint64_t remote_addr;
-    uint64_t two_sided_cum; uint64_t unsafe_cum;
+    uint64_t compare_add; uint64_t swap;
     uint32_t rkey; uint32_t imm_data;
     uint8_t opcode; uint8_t signaled; uint8_t num_sge; uint8_t flags;
     uint32_t send_flags;
-    struct shift_sge sg_list[...];
-    uint64_t compare_add; uint64_t swap;
+    struct shift_sge sge0;
 };
-struct shift_wrlog { uint64_t head; uint64_t tail; uint64_t mask; uint64_t two_sided_posted;
-                     uint64_t two_sided_retired; ...; };
+struct shift_wr_ext { struct shift_sge sge[...]; };
+struct shift_wrlog { uint64_t head; uint64_t tail; uint64_t mask; uint64_t two_sided_retired; ...; };
 struct shift_cursor { uint64_t seq; };
 struct shift_qp_core { struct shift_wrlog *sq; struct shift_wrlog *rq; int sq_state; int rq_state; };
 
@@ -46,7 +45,9 @@ void shift_wrlog_destroy(struct shift_wrlog *log);
 uint64_t shift_wrlog_capacity(const struct shift_wrlog *log);
 uint64_t shift_wrlog_outstanding(const struct shift_wrlog *log);
 uint64_t shift_wrlog_unsafe_outstanding(const struct shift_wrlog *log);
-int shift_wrlog_post(struct shift_wrlog *log, const struct shift_wr *wr);
+uint64_t shift_wrlog_two_sided_posted(const struct shift_wrlog *log);
+int shift_wrlog_post(struct shift_wrlog *log, const struct shift_wr *wr, const struct shift_wr_ext *ext);
+struct shift_wr_ext *shift_wrlog_ext(const struct shift_wrlog *log, const struct shift_wr *r);
 int64_t shift_wrlog_complete(struct shift_wrlog *log, uint64_t wr_id);
 int64_t shift_wrlog_ack_remote(struct shift_wrlog *log, uint64_t peer_count);
 int shift_wrlog_truncate(struct shift_wrlog *log, uint64_t new_head);

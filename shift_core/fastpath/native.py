@@ -24,20 +24,24 @@ _SQ_STATES, _SQ_EVENTS = list(SQState), list(SQEvent)
 _RQ_STATES, _RQ_EVENTS = list(RQState), list(RQEvent)
 
 
-def _to_c(wr: WR) -> Any:
+def _to_c(wr: WR) -> tuple[Any, Any]:
+    """The record and its extension (``struct shift_wr``, ``struct shift_wr_ext``)."""
     if len(wr.sg_list) > MAX_SGE:
         errors.raise_for(errors.TooManySGE.code, "post WR")
-    c = ffi.new("struct shift_wr *")
+    c, x = ffi.new("struct shift_wr *"), ffi.new("struct shift_wr_ext *")
     c.wr_id, c.opcode, c.signaled, c.num_sge = wr.wr_id, wr.opcode, int(wr.signaled), len(wr.sg_list)
     c.remote_addr, c.rkey, c.imm_data = wr.remote_addr, wr.rkey, wr.imm_data
     c.compare_add, c.swap, c.flags, c.send_flags = wr.compare_add, wr.swap, wr.flags, wr.send_flags
     for i, sge in enumerate(wr.sg_list):
-        c.sg_list[i].addr, c.sg_list[i].length, c.sg_list[i].lkey = sge.addr, sge.length, sge.lkey
-    return c
+        dst = c.sge0 if i == 0 else x.sge[i - 1]
+        dst.addr, dst.length, dst.lkey = sge.addr, sge.length, sge.lkey
+    return c, x
 
 
-def _from_c(c: Any) -> WR:
-    sges = tuple(SGE(c.sg_list[i].addr, c.sg_list[i].length, c.sg_list[i].lkey) for i in range(c.num_sge))
+def _from_c(log: Any, c: Any) -> WR:
+    x = lib.shift_wrlog_ext(log, c)
+    sges = tuple(SGE(e.addr, e.length, e.lkey) for e in [c.sge0, *(x.sge[i] for i in range(MAX_SGE - 1))]
+                 [:c.num_sge])
     return WR(wr_id=c.wr_id, opcode=c.opcode, signaled=bool(c.signaled), sg_list=sges, remote_addr=c.remote_addr,
               rkey=c.rkey, imm_data=c.imm_data, compare_add=c.compare_add, swap=c.swap, flags=c.flags,
               send_flags=c.send_flags)
@@ -74,14 +78,15 @@ class WRLog:
 
     @property
     def two_sided_posted(self) -> int:
-        return int(self._log.two_sided_posted)
+        return int(lib.shift_wrlog_two_sided_posted(self._log))
 
     @property
     def two_sided_retired(self) -> int:
         return int(self._log.two_sided_retired)
 
     def post(self, wr: WR) -> None:
-        errors.raise_for(lib.shift_wrlog_post(self._log, _to_c(wr)), "post WR")
+        c, x = _to_c(wr)
+        errors.raise_for(lib.shift_wrlog_post(self._log, c, x), "post WR")
 
     def complete(self, wr_id: int) -> int:
         n = int(lib.shift_wrlog_complete(self._log, wr_id))
@@ -102,7 +107,7 @@ class WRLog:
         cur = ffi.new("struct shift_cursor *")
         lib.shift_wrlog_replay_begin(self._log, cur)
         while (rec := lib.shift_wrlog_replay_next(self._log, cur)) != ffi.NULL:
-            yield _from_c(rec)
+            yield _from_c(self._log, rec)
 
 
 class QPCore:

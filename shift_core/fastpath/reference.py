@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from shift_core.fastpath import errors
-from shift_core.fastpath.records import MAX_SGE, WR, two_sided, unsafe
+from shift_core.fastpath.records import MAX_SGE, OP_RDMA_READ, WR, two_sided, unsafe
 from shift_core.shift.machine import RQEvent, RQState, SQEvent, SQState, next_rq, next_sq
 
 _MAX_CAPACITY = 1 << 24
@@ -91,13 +91,25 @@ class WRLog:
         raise AssertionError("unreachable")
 
     def ack_remote(self, peer_count: int) -> int:
-        """Retire what the peer provably received: through the ``peer_count``-th two-sided record."""
+        """Retire what the peer provably received: through the ``peer_count``-th two-sided record.
+
+        RDMA READs in that prefix stay outstanding (their data may not have arrived here), moved in order to
+        just before the first record kept, as the Python layer re-posts them (``shift_core.shift.qp``).
+        """
         if peer_count > self.two_sided_posted:
             errors.raise_for(errors.CounterAhead.code, "apply peer counter")
         if peer_count <= self.two_sided_retired:
             return 0
-        seq = next(s for s in range(self._tail, self._head) if self._slot(s)[1] == peer_count)
-        return self._retire_to(seq + 1)
+        end = next(s for s in range(self._tail, self._head) if self._slot(s)[1] == peer_count) + 1
+        _, two, unsafe_n = self._slot(end - 1)
+        reads = [self._slot(s)[0] for s in range(self._tail, end) if self._slot(s)[0].opcode == OP_RDMA_READ]
+        start = self._tail
+        new_tail = end - len(reads)
+        for i, wr in enumerate(reads):
+            self._ring[(new_tail + i) & self._mask] = (wr, two, unsafe_n)
+        self.two_sided_retired, self._unsafe_retired = two, unsafe_n
+        self._tail = new_tail
+        return new_tail - start
 
     def truncate(self, new_head: int) -> None:
         """Undo the newest posts down to ``new_head`` (the provider rejected them: ``bad_wr``)."""

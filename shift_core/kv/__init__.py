@@ -2,7 +2,8 @@
 
 Keys are a connection's *default* attributes, values its *backup* attributes (see :mod:`shift_core.shift.exchange`).
 Three stores share one interface (:class:`~shift_core.kv.store.KVStore`): ``mem://<ns>`` (in-process dict, the
-emulator's default), ``sqlite:///<path>`` (several processes on one host) and ``redis://host:port/db`` (the paper's
+emulator's default), ``sqlite:///<path>`` (several processes on one host),
+``dir:///<path>`` (libshift.so's file store) and ``redis://host:port/db`` (the paper's
 setup; redis-py is imported only when used). Standard library only, apart from that lazy import.
 """
 

@@ -30,7 +30,8 @@ class KVStore(Protocol):
 
 
 def open_kv(url: str) -> KVStore:
-    """Open a store from its URL: ``mem://<namespace>``, ``sqlite:///<path>`` or ``redis://host:port/db``.
+    """Open a store from its URL: ``mem://<namespace>``, ``sqlite:///<path>``, ``dir:///<path>`` (the file store
+    libshift.so uses) or ``redis://host:port/db``.
 
     :raises ShiftUserError: on an unknown scheme (the message lists the accepted ones).
     """
@@ -40,7 +41,11 @@ def open_kv(url: str) -> KVStore:
     if url.startswith("sqlite://"):
         from shift_core.kv.sqlite_store import SQLiteKV
         return SQLiteKV(url[len("sqlite://"):])
+    if url.startswith("dir://"):
+        from shift_core.kv.dir_store import DirKV
+        return DirKV(url[len("dir://"):])
     if url.startswith("redis://"):
         from shift_core.kv.redis_store import RedisKV
         return RedisKV(url)
-    raise ShiftUserError(f"unknown KV store URL {url!r}: use mem://<ns>, sqlite:///<path> or redis://host:port/db")
+    raise ShiftUserError(f"unknown KV store URL {url!r}: use mem://<ns>, sqlite:///<path>, dir:///<path> or "
+                         "redis://host:port/db")

@@ -90,3 +90,20 @@ def test_redis_unreachable_raises_kv_unavailable() -> None:
     kv = open_kv(f"redis://127.0.0.1:{port}/0")
     with pytest.raises(KVUnavailable):
         kv.get("k")
+
+
+def test_dir_store_contract(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``dir://``: the store libshift.so's C end writes (one file per key, ':' and '/' become '_')."""
+    a, b = open_kv(f"dir://{tmp_path}"), open_kv(f"dir://{tmp_path}")
+    _contract(a, b)
+    a.put("qp:fe80:0000:0000:0000:0000:0000:0000:0001:17", {"gid": "x", "qpn": 3})
+    assert (tmp_path / "qp_fe80_0000_0000_0000_0000_0000_0000_0001_17").read_text() == '{"gid": "x", "qpn": 3}'
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kv.")]  # no temporary file left behind
+
+
+def test_dir_store_unwritable_raises_kv_unavailable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    kv = open_kv(f"dir://{blocker}")
+    with pytest.raises(KVUnavailable):
+        kv.put("k", {"v": 1})

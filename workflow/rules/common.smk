@@ -35,6 +35,7 @@ FIGURES = {
     "memory_cost": ["data/sim/memory_cost.csv"],
     "cts_share": ["data/boundary/cts_share.csv"],
     "fault_matrix": ["data/sim/faults/faults.csv", "data/sim/faults/faults.json"],
+    "fig7_rxe_libshift": ["data/rxe/manifest.json"],
 }
 #: the interpreter of this pipeline (the project's venv); stage scripts run under it
 PYTHON = sys.executable

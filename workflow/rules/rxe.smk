@@ -38,6 +38,8 @@ rule rxe_suite:
         sorted(str(p) for p in Path("tests/rdma/guest").glob("*.py")),
         "workflow/scripts/rxe/guest_suite.py",
         "workflow/scripts/rxe/failover_guest.py",
+        "workflow/scripts/rxe/libshift_guest.py",
+        "workflow/scripts/rxe/libshift_peer.py",
     output:
         "data/rxe/manifest.json",
     log:

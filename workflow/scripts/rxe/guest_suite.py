@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(os.environ.get("SHIFT_PROJECT", "/project"))
-PARTS = ("versions", "conformance", "perftest", "pingpong", "failover")
+PARTS = ("versions", "conformance", "perftest", "pingpong", "failover", "libshift")
 VERSION_PACKAGES = ("libibverbs1", "ibverbs-providers", "ibverbs-utils", "python3-pyverbs", "perftest",
                     "python3", "iproute2", "python3-pytest")
 #: the backend conformance tests: the same bodies run on sim in the host test run (tests/rdma/guest)
@@ -211,6 +211,7 @@ def part_failover(out: Path) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "versions": part_versions, "conformance": part_conformance, "perftest": part_perftest,
     "pingpong": part_pingpong, "failover": part_failover,
+    "libshift": lambda out: __import__("libshift_guest").run_all(out),  # libshift under unmodified programs
 }
 
 

@@ -308,8 +308,8 @@ def build_libshift(log: Path, project: Path = PROJECT) -> str:
     if not (project / "csrc" / "Makefile").is_file() or shutil.which("make") is None:
         return ""
     with open(log, "w") as fh:
-        subprocess.run(["make", "-C", str(project / "csrc"), "libshift.so"], stdout=fh, stderr=subprocess.STDOUT,
-                       timeout=300)
+        subprocess.run(["make", "-C", str(project / "csrc")], stdout=fh, stderr=subprocess.STDOUT,
+                       timeout=300)  # libshift.so and the programs the libshift part runs (a no-op when current)
     return find_libshift(project)
 
 
@@ -335,7 +335,7 @@ def run_suite(run_dir: Path, parts: tuple[str, ...] = (), timeout_s: float = 900
     image = ensure_image()
     out = run_dir / "out"
     shutil.rmtree(out, ignore_errors=True)
-    libshift = find_libshift() or build_libshift(run_dir / "libshift-build.log")
+    libshift = build_libshift(run_dir / "libshift-build.log") or find_libshift()
     sel = f" --parts {','.join(parts)}" if parts else ""
     env = f"SHIFT_LIBSHIFT={libshift} " if libshift else ""
     write_run_script(run_dir, f"{env}python3 workflow/scripts/rxe/guest_suite.py /host/out{sel}")
@@ -391,6 +391,7 @@ def write_stage(run: SuiteRun, data_dir: Path) -> dict:
         _write_csv(data_dir / "detection.csv", [{"backend": "rxe", **r} for r in fo["detection"]])
     if isinstance(fo.get("strategies"), dict) and fo["strategies"].get("runs"):
         _write_csv(data_dir / "failover.csv", [{"backend": "rxe", **r} for r in fo["strategies"]["runs"]])
+    __import__("libshift_guest").write_outputs(run.parts.get("libshift"), data_dir)  # perftest_timeline.csv/json
     write_text_atomic(data_dir / "console.log", run.boot.console)
     write_text_atomic(data_dir / "guest.log", run.boot.guest_log)
     statuses = {p: r.get("status", "?") for p, r in run.parts.items()}
