@@ -78,3 +78,16 @@ def parse(tool: str, stdout: str, stderr: str = "") -> tuple[dict[str, float], s
     if value is None:
         return values, f"result row has {len(row)} fields, {metric} missing"
     return values, f"perftest reported {metric}={value}"
+
+
+def rep_row(tool: str, mode: str, rep: int, rc: int, stdout: str, stderr: str, server: str) -> dict[str, object]:
+    """One rep as a table row: its finite values and ``valid``; a failed rep keeps its reason and output tail."""
+    values, why = parse(tool, stdout, stderr)
+    if rc and not why:
+        why = f"exit status {rc}"
+    row: dict[str, object] = {"tool": tool, "mode": mode, "rep": rep, "rc": rc, "valid": not why,
+                              **{k: v for k, v in values.items() if math.isfinite(v)}}
+    if why:
+        row["reason"] = why
+        row["output"] = (stdout + stderr + server)[-1500:]
+    return row

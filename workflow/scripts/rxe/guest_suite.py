@@ -18,7 +18,6 @@ the host (rxe_guest.collect) turns them into data/rxe/ with a manifest. Parts:
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import statistics
@@ -134,15 +133,7 @@ def perftest_row(tool: str, mode: str, rep: int, rc: int, stdout: str, stderr: s
     """One rep as a row: its finite values, ``valid``, and for a failed rep the reason and the output tail."""
     from shift_core.realverbs import perftest_output
 
-    values, why = perftest_output.parse(tool, stdout, stderr)
-    if rc and not why:
-        why = f"exit status {rc}"
-    row: dict[str, Any] = {"tool": tool, "mode": mode, "rep": rep, "rc": rc, "valid": not why,
-                           **{k: v for k, v in values.items() if math.isfinite(v)}}
-    if why:
-        row["reason"] = why
-        row["output"] = (stdout + stderr + server)[-1500:]
-    return row
+    return perftest_output.rep_row(tool, mode, rep, rc, stdout, stderr, server)
 
 
 def part_perftest(out: Path, reps: int = 3) -> dict[str, Any]:
