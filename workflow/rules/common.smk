@@ -109,6 +109,7 @@ def get_stage_outputs():
         + ["data/theorems/manifest.json", "data/sim/manifest.json", "data/boundary/manifest.json"]
         + ["data/fastpath/manifest.json", "data/rxe/manifest.json", "data/nic/manifest.json"]
         + ["data/proofs/manifest.json"]
+        + twohost_outputs(config)  # rules/nic.smk: the two-host suite's files, when backends.nic.peer is set
     )
 
 

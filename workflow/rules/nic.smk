@@ -1,15 +1,45 @@
-# Stage nic: real RDMA NICs, used only when the distribution's pyverbs finds every device named in config.
+# Stage nic: the real-verbs suite between two hosts (book/runbook.md). With backends.nic.peer set, rule
+# twohost_suite runs it between backends.nic.host (default: this machine) and the peer over ssh and writes
+# data/<backend>/ in the sim's shapes, backend being `nic` for real NICs or `rxe` for soft-RoCE (checked
+# against the devices' driver: soft-RoCE numbers are never labelled nic). nic_probe writes the nic stage's
+# manifest: skipped with the reason when there is no peer or the hosts run soft-RoCE, else the suite's status.
+from shift_core.realverbs.stage import outputs as twohost_files
+from shift_core.realverbs.stage import pipeline_outputs as twohost_outputs
+
+TWOHOST = config["backends"]["nic"]
+
+
+rule twohost_suite:
+    input:
+        sources("realverbs") + sources("verbs") + sources("shift") + sources("kv") + sources("backend"),
+        "data/fastpath/manifest.json",  # builds csrc/libshift.so, which the interposer part copies to both hosts
+    output:
+        [str(p) for p in twohost_files("data", "{backend}")],
+    log:
+        "logs/{backend}/twohost.log",
+    benchmark:
+        "logs/{backend}/twohost.benchmark.tsv"
+    wildcard_constraints:
+        backend="rxe|nic",
+    threads: workflow.cores  # wall-clock measurements on the hosts: nothing else from this pipeline beside them
+    params:
+        nic=TWOHOST,
+    conda:
+        "../envs/shift.yaml"
+    script:
+        "../scripts/nic_suite.py"
 
 
 rule nic_probe:
+    input:
+        [p for p in twohost_outputs(config) if p.endswith("nic/twohost.json")],
     output:
         "data/nic/manifest.json",
     log:
         "logs/nic/probe.log",
     params:
-        python=config["backends"]["nic"]["python"],
-        devices=config["backends"]["nic"]["devices"],
-        peer=config["backends"]["nic"]["peer"],
+        peer=TWOHOST["peer"],
+        backend=TWOHOST["backend"],
     conda:
         "../envs/shift.yaml"
     script:
