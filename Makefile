@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 CORES  ?= 2
 PROFILE ?= quick
 
-.PHONY: reproduce test lint typecheck pytest system venv clean-venv bench
+.PHONY: reproduce test lint typecheck pytest system venv clean-venv bench book book-fixtures book-screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,19 @@ pytest:
 
 bench: venv
 	$(BIN)/python -m pytest -q -m benchmark -p no:randomly
+
+## The book alone, from whatever data/ holds (the pipeline's book rule runs the same script, then checks the pages).
+## Output: book/_build/html (a static site; .nojekyll included, so it can be published as is).
+book: venv
+	JUPYTER_BOOK=$(BIN)/jupyter-book bash book/build.sh
+
+## Regenerate the book tests' fixture from the real producers (tests/book/fixtures/data; ~20 s).
+book-fixtures: venv
+	$(BIN)/python tests/book/fixtures/make_fixture.py
+
+## Screenshots of every page of the built book (headless Chromium, served under /shift/) in book/_build/screenshots.
+book-screenshots: venv
+	$(BIN)/python tests/book/bookserver.py book/_build/html book/_build/screenshots
 
 clean-venv:
 	rm -rf $(VENV)

@@ -136,6 +136,25 @@ def run_case(settings: Mapping[str, Any], case: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _iteration_ms(frame: pd.DataFrame, case: str) -> pd.Series:
+    """Duration (ms) of each completed iteration of ``case``, indexed by iteration number."""
+    done = frame[(frame.case == case) & ~frame.event.isin(["failure", "restart"])].sort_values("t_ms")
+    return done.set_index("iter")["t_ms"].diff().dropna()
+
+
+def _iteration_shape(frame: pd.DataFrame, compute_ms: float, fault_iter: int) -> dict[str, float]:
+    """What explains the completion ratios: the communication share of a fault-free iteration, and how much
+    longer an iteration takes once SHIFT runs on the backup (median after the fault / median before)."""
+    base = _iteration_ms(frame, "no_failure")
+    out = {"comm_share_no_failure": float(1 - compute_ms / base.median())} if len(base) else {}
+    for case in ("shift_idle", "shift_busy"):
+        it = _iteration_ms(frame, case)
+        before, after = it[it.index <= fault_iter], it[it.index > fault_iter + 1]
+        if len(before) and len(after):
+            out[f"iter_ratio_after_fault_{case}"] = float(after.median() / before.median())
+    return out
+
+
 def run(settings: Mapping[str, Any]) -> BenchResult:
     """All cases; summary = completion-time ratios vs ``no_failure`` and the checkpoint-restart loss."""
     why = layer_missing()
@@ -155,6 +174,7 @@ def run(settings: Mapping[str, Any]) -> BenchResult:
     if len(fails) and len(restarts):
         summary["lost_epochs_checkpoint_restart"] = (int(fails.iloc[0]["iter"]) - int(restarts.iloc[0]["iter"])) \
             / per_epoch
+    summary.update(_iteration_shape(frame, float(p["compute_ms"]), int(float(p["fault_at_epoch"]) * per_epoch)))
     notes = {"t_ms": "job time in simulated ms (restart cost included)", "cases": list(CASES),
              "busy_backup": f"backup links at {1 - float(p['busy_backup_load']):.0%} of their rate"}
     return BenchResult("training", "sim", frame, summary, notes)

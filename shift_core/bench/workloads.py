@@ -33,6 +33,7 @@ from shift_core.model.events import AppConsume, AppReuse
 from shift_core.shift.lib import ShiftLib, ShiftMR
 from shift_core.shift.qp import ShiftQP
 from shift_core.shift.record import LayerRecord
+from shift_core.shift.strategy import Strategy
 from shift_core.vocabulary import WORKLOADS
 
 W = ibv_wr_opcode
@@ -98,7 +99,7 @@ class Workload:
 
     def __init__(self, n: int = 16, seed: int = 0, pace_ns: int = 0) -> None:
         self.n = n
-        self.pace_ns = pace_ns  #: minimum gap between two sender posts (a paced stream; 0 = as fast as allowed)
+        self.pace_ns = pace_ns  #: minimum gap between two sender steps (a paced stream; 0 = as fast as allowed)
         self.next_post_ns = 0
         self.wl = WORKLOADS.index(self.name) + 1
         self.led = Ledger()
@@ -129,6 +130,14 @@ class Workload:
         return (self.sender_done and len(self.led.consumed) >= len(self.led.expected)) or bool(self.led.errors)
 
     # -- helpers ----------------------------------------------------------------------------------------------
+    def pace(self) -> bool:
+        """Whether the sender may start its next step now (``pace_ns`` after the last one); books the slot."""
+        now = self.now()
+        if now < self.next_post_ns:
+            return False
+        self.next_post_ns = now + self.pace_ns
+        return True
+
     def consume(self, side: Side, off: int, val: int) -> None:
         """The receiving app consumes ``val`` read at ``off``; checked against the expected sequence."""
         self.recorder.emit(AppConsume(side.addr(off), val, self.now()))
@@ -201,9 +210,7 @@ class SendRecv(Workload):
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
-        while (self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed
-               and self.now() >= self.next_post_ns):
-            self.next_post_ns = self.now() + self.pace_ns
+        while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed and self.pace():
             i = self.sent
             off = (i % self.RING) * self.SIZE
             a.write(off, struct.pack("<Q", tag(self.wl, i)) + bytes(self.SIZE - 8))
@@ -275,7 +282,7 @@ class RdmaRead(_OrderedReturns):
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
-        while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed:
+        while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed and self.pace():
             i = self.sent
             wr = SendWR(wr_id=i, opcode=W.IBV_WR_RDMA_READ, sg_list=[self._result_sge(i)], send_flags=SIG,
                         remote_addr=b.addr(i * self.SIZE), rkey=b.mr.rkey)
@@ -308,7 +315,7 @@ class FaddCounter(_OrderedReturns):
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
-        while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed:
+        while self.sent < self.n and self.sent - self.acked < self.WINDOW and not a.failed and self.pace():
             i = self.sent
             wr = SendWR(wr_id=i, opcode=W.IBV_WR_ATOMIC_FETCH_AND_ADD, sg_list=[self._result_sge(i)], send_flags=SIG,
                         remote_addr=b.addr(self.CTR), rkey=b.mr.rkey, compare_add=i + 1)
@@ -358,7 +365,7 @@ class CasLock(_OrderedReturns):
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
-        if self.sent == self.acked and self.sent < 2 * self.n and not a.failed:
+        if self.sent == self.acked and self.sent < 2 * self.n and not a.failed and self.pace():
             i = self.sent // 2
             for cmp, swap in ((0, self._t(i)), (self._t(i), 0)):
                 op = self.sent
@@ -416,13 +423,14 @@ class _CtsFifo(Workload):
 
     def _take_cts(self, s: int) -> int | None:
         """The remote offset granted for step ``s`` (clearing its FIFO entry), or ``None`` if not granted yet."""
-        if s >= self.n or self.a.failed or s - self.acked >= self.SLOTS:
+        if s >= self.n or self.a.failed or s - self.acked >= self.SLOTS or self.now() < self.next_post_ns:
             return None
         fifo = self.FIFO + 16 * (s % self.SLOTS)
         idx, roff = struct.unpack("<QQ", self.a.read(fifo, 16))
         if idx != s + 1:
             return None
         self.a.write(fifo, bytes(16))
+        self.pace()
         return int(roff)
 
     def _on_notified(self, wc: WC) -> None:
@@ -581,7 +589,7 @@ class BufferReuse(Workload):
     def step(self) -> bool:
         a, b = self.a, self.b
         moved = False
-        while self.sent < self.n and self.sent - self.acked < 4 and not a.failed:
+        while self.sent < self.n and self.sent - self.acked < 4 and not a.failed and self.pace():
             i = self.sent
             off = i * self.SIZE
             a.write(off, struct.pack("<QQ", tag(self.wl, i), i + 1) + bytes(self.SIZE - 16))
@@ -630,7 +638,7 @@ SUPPORTED_WORKLOADS: tuple[str, ...] = ("nccl_simple", "rdma_read", "send_recv")
 
 
 def make_workload(name: str, n: int = 16, seed: int = 0, pace_ns: int = 0) -> Workload:
-    """The workload named ``name`` with ``n`` steps (``pace_ns``: paced sender, honoured by ``send_recv``).
+    """The workload named ``name`` with ``n`` steps (``pace_ns``: at least this long between two sender steps).
 
     :raises ShiftUserError: for an unknown name.
     """
@@ -662,12 +670,15 @@ def _untraced(backend: Any) -> int:
     return int(getattr(getattr(backend, "fabric", None), "untraced_executions", 0))
 
 
-def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str | Workload, strategy: str, *,
-                 n: int = 16, kv: KVStore | None = None, fault_hook: Callable[[], None] | None = None,
+def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str | Workload,
+                 strategy: str | Strategy, *, n: int = 16, kv: KVStore | None = None,
+                 fault_hook: Callable[[], None] | None = None,
                  fault_after_ops: int = 0, deadline_ns: int = 400_000_000, timeout: int = 10, retry_cnt: int = 2,
                  rnr_retry: int = 6, min_poll_ns: int = 500, max_poll_ns: int = 50_000,
                  probe_interval_ns: int = 1_000_000, pace_ns: int = 0,
-                 on_round: Callable[[dict[str, ShiftLib]], None] | None = None) -> RunResult:
+                 on_round: Callable[[dict[str, ShiftLib]], None] | None = None,
+                 on_setup: Callable[[dict[str, ShiftLib]], None] | None = None,
+                 linger_ns: int | None = None) -> RunResult:
     """One failover run between hosts ``A`` and ``B`` (each ``(default device, backup device)``).
 
     ``fault_hook`` is called once, right after the sender has posted more than ``fault_after_ops`` operations,
@@ -676,7 +687,10 @@ def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str 
     an adaptive interval (``min_poll_ns`` .. ``max_poll_ns``), so downtime is measured to that resolution.
     The run ends when the workload finishes, an error reaches an app (plus a drain period so late ghost
     writes still land), or at ``deadline_ns`` (a stall). ``on_round(libs)`` runs after every polling round
-    (tests use it to inject a fault at a given layer state).
+    (tests use it to inject a fault at a given layer state); ``on_setup(libs)`` runs once, after the setup phase
+    and before any traffic (the systematic explorer hooks its fault triggers onto the layers there).
+    ``linger_ns``: how long the run goes on once the workload finished (default: twice the detection time after a
+    fault or an error, so late retransmissions and a switch-back still happen; else 0).
     """
     wl = workload if isinstance(workload, Workload) else make_workload(workload, n=n, pace_ns=pace_ns)
     kv = kv if kv is not None else MemoryKV(uuid.uuid4().hex, fresh=True)
@@ -702,6 +716,8 @@ def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str 
         if all(lib.ready for lib in libs.values()):
             break
         backend.advance(min_poll_ns)
+    if on_setup is not None:
+        on_setup(libs)
     wl.bind(a, b, backend.recorder, backend.now_ns)
     wl.setup()
     t0 = backend.now_ns()
@@ -722,7 +738,8 @@ def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str 
             activity, moved = sig, True
         if wl.finished and end_at is None:
             # let in-flight retransmissions land (a ghost write can arrive after the app finished)
-            end_at = now + (2 * detect_ns if wl.led.errors or fault_ns is not None else 0)
+            end_at = now + (linger_ns if linger_ns is not None
+                            else 2 * detect_ns if wl.led.errors or fault_ns is not None else 0)
         if end_at is not None and now >= end_at:
             break
         if now - t0 > deadline_ns:
@@ -735,6 +752,7 @@ def run_failover(backend: Any, hosts: dict[str, tuple[str, str]], workload: str 
             on_round(libs)
     stalled = not wl.finished
     wl.finish()
-    return RunResult(wl.name, strategy, wl.led, {h: lib.record for h, lib in libs.items()},
+    name = strategy if isinstance(strategy, str) else strategy.name
+    return RunResult(wl.name, name, wl.led, {h: lib.record for h, lib in libs.items()},
                      tuple(backend.recorder.trace), t0, backend.now_ns(), fault_ns, stalled,
                      _untraced(backend) - untraced0)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from shift_core.errors import ShiftUserError
+from shift_core.vocabulary import OUTCOMES
 
 JUDGE_LIMIT = 20_000  #: trace events the CLI hands to the (quadratic) causal automaton
 
@@ -82,7 +83,8 @@ def register(group: click.Group) -> None:
 
     @fabric.command(name="run")
     @click.option("--schedule", "schedule", required=True,
-                  type=click.Path(dir_okay=False, path_type=Path), help="fault schedule (YAML or JSON)")
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="fault schedule (YAML or JSON); one with a run section replays that SHIFT run")
     @click.option("--wrs", default=1000, show_default=True, type=click.IntRange(1), help="WRITEs to post")
     @click.option("--size", default=4096, show_default=True, type=click.IntRange(8, 1 << 20))
     @click.option("--timeout", "timeout", default=14, show_default=True, type=click.IntRange(0, 31),
@@ -91,10 +93,26 @@ def register(group: click.Group) -> None:
     @click.option("--seed", default=0, show_default=True, type=int)
     @click.option("--trace-out", type=click.Path(dir_okay=False, path_type=Path),
                   help="write the model trace as JSON lines")
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                  help="run-section schedules: write the verdict as JSON")
+    @click.option("--expect", type=click.Choice(OUTCOMES),
+                  help="run-section schedules: exit 1 unless the run's outcome is this one")
     def run_cmd(schedule: Path, wrs: int, size: int, timeout: int, retry_cnt: int, seed: int,
-                trace_out: Path | None) -> None:
-        """Stream WRITEs h0.nic0 -> h1.nic0 under a fault schedule; judge the trace with the model."""
+                trace_out: Path | None, out: Path | None, expect: str | None) -> int:
+        """Stream WRITEs h0.nic0 -> h1.nic0 under a fault schedule; judge the trace with the model.
+
+        A schedule with a ``run:`` section (what ``shift explore`` prints for a violation) replays that SHIFT
+        failover run instead (its workload, strategy, bound and seed; --wrs/--size/--timeout/--retry-cnt/--seed
+        are then ignored) and prints the judge's verdict.
+        """
         from collections import Counter
+
+        from shift_core.explore.schedule import has_run_section
+
+        if has_run_section(schedule):
+            return _replay_run(schedule, out, expect)
+        if out is not None or expect is not None:
+            raise ShiftUserError("--out and --expect need a schedule with a run section (see shift explore)")
 
         from shift_core.backend.attrs import SGE, SendWR
         from shift_core.backend.enums import ibv_wr_opcode
@@ -137,3 +155,36 @@ def register(group: click.Group) -> None:
             write_text_atomic(trace_out, "\n".join(lines) + "\n")
         if bad is not None:
             raise ShiftUserError(f"the emulator produced a trace the model rejects at event {bad[0]}")
+        return 0
+
+
+def _replay_run(schedule: Path, out: Path | None, expect: str | None) -> int:
+    """Replay a SHIFT run from a run-section schedule and print its verdict and every machine step."""
+    from rich.console import Console
+
+    from shift_core.explore.runner import execute
+    from shift_core.explore.schedule import load_replay
+
+    s = load_replay(schedule)
+    o = execute(s)
+    v = o.verdict
+    result: dict[str, Any] = {"workload": s.run.workload, "strategy": s.run.strategy, "outcome": v.outcome,
+                              "end_state": o.end_state, "reasons": list(v.reasons), "unfired": o.unfired,
+                              "steps": [list(x) for x in o.steps], "notes": o.notes,
+                              "schedule": s.to_json()}
+    console = Console()
+    console.print(f"replayed {schedule.name}: {s.run.workload} x {s.run.strategy}, {len(s.faults)} fault(s) -> "
+                  f"[bold]{v.outcome}[/] (end state {o.end_state})", highlight=False)
+    for r in v.reasons:
+        console.print(f"  because: {r}", highlight=False)
+    for host, queue, a, e, b in o.steps:
+        console.print(f"  {host}.{queue}: {a} --{e}--> {b}", highlight=False)
+    for n in o.notes:
+        console.print(f"  note {n}", highlight=False)
+    if o.unfired:
+        console.print(f"  [magenta]faults whose point never came: {o.unfired}[/]", highlight=False)
+    _out(result, out)
+    if expect is not None and v.outcome != expect:
+        console.print(f"[bold red]expected {expect}, got {v.outcome}[/]")
+        return 1
+    return 0

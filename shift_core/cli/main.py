@@ -17,7 +17,7 @@ from shift_core import __version__
 from shift_core.errors import ShiftError, ShiftUserError
 
 #: subcommand modules under ``shift_core.cli`` (each defines ``register(group)``)
-COMMAND_MODULES: tuple[str, ...] = ("check", "faults", "fabric", "bench", "rxe")
+COMMAND_MODULES: tuple[str, ...] = ("check", "faults", "explore", "fabric", "bench", "rxe")
 
 
 @click.group(name="shift", context_settings={"help_option_names": ["-h", "--help"]})

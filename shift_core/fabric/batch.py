@@ -19,7 +19,8 @@ run's later copies; here it is not.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import and_, attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from shift_core.backend.attrs import WC
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from shift_core.fabric.transport import RCTransport
 
 _ACK = WriteAck()
-_WR_KEY = attrgetter("opcode", "remote_addr", "rkey")
+_WR_KEY = attrgetter("opcode", "remote_addr", "rkey", "send_flags")
+_FIRST = itemgetter(0)
 _SG_LIST = attrgetter("sg_list")
 _SGE_KEY = attrgetter("addr", "length", "lkey")
 _FLAGS = attrgetter("send_flags")
@@ -82,8 +84,10 @@ class WriteBatch:
         peer.epsn = self.psn0 + n * self.npkts
         peer.nak_sent = False
         # the ACK timer restarts on a transmission only when nothing was outstanding (rxe's retrans_timer)
-        self.from_idle = not any(bt.qp is qp and bt.outstanding(now) for bt in fabric.batches)
-        fabric.batches.append(self)
+        self.from_idle = not any(bt.outstanding(now) for bt in qp.batches)
+        fabric.batches[self] = None
+        qp.batches[self] = None
+        qp.batch_wrs += n
         qp.tail_batch = self
         fabric.recorder.add_record(self)
         first = self.arrival(0)
@@ -122,8 +126,16 @@ class WriteBatch:
             self.qp.fabric.env.schedule_at(self.ack(self.n - 1), self._done)
             return
         if self in self.qp.fabric.batches:
-            self.qp.fabric.batches.remove(self)
+            self._unlist()
             self.qp.last_batch_ack = self.ack(self.n - 1)  # progress the ACK timer must remember
+
+    def _unlist(self) -> None:
+        """This batch is no longer active (done, or split into per-WR state)."""
+        qp = self.qp
+        del qp.fabric.batches[self]
+        del qp.batches[self]
+        qp.batch_wrs -= self.cut
+        qp.batch_acked = 0
 
     def outstanding(self, now: int, strict: bool = False) -> int:
         """WRs of this batch not yet acknowledged at ``now`` (they occupy send-queue slots). ``strict``: an
@@ -143,7 +155,7 @@ class WriteBatch:
         fabric = self.qp.fabric
         now = fabric.env.now
         if self in fabric.batches:
-            fabric.batches.remove(self)
+            self._unlist()
         strict = fabric.env.dispatching  # inside an event at ``now``: same-time deliveries are still pending
         first_unacked = max(self.cut - self.outstanding(now, strict), self.delivered)
         first_unarrived = first_unacked
@@ -193,6 +205,30 @@ class WriteBatch:
             t = self.ack(i)
             yield t, pos, 0, i - 2 * n, ev.Completion(self.op(i), _ACK, t)
 
+def _uniform(qp: RCTransport, wrs: list[Any]) -> tuple[list[int], list[int]] | None:
+    """``(wr_ids, signaled indices)`` when ``wrs`` are identical one-SGE RDMA WRITEs (up to ``wr_id`` and the
+    signaled flag), else ``None``. Checked with C-level ``map``/``set`` passes: this is the stream's hot path."""
+    w0 = wrs[0]
+    if w0.opcode != ibv_wr_opcode.IBV_WR_RDMA_WRITE or len(w0.sg_list) != 1:
+        return None
+    if len(wrs) == 1:
+        return [w0.wr_id], [0] if qp.sq_sig_all or w0.send_flags & 2 else []
+    f0 = w0.send_flags & ~2
+    if not set(map(_WR_KEY, wrs)) <= {(w0.opcode, w0.remote_addr, w0.rkey, f0), (w0.opcode, w0.remote_addr,
+                                                                               w0.rkey, f0 | 2)}:
+        return None
+    sgls = list(map(_SG_LIST, wrs))
+    if set(map(len, sgls)) != {1}:
+        return None
+    s0 = w0.sg_list[0]
+    if set(map(_SGE_KEY, map(_FIRST, sgls))) != {(s0.addr, s0.length, s0.lkey)}:
+        return None
+    k = len(wrs)
+    signaled = list(range(k)) if qp.sq_sig_all else list(compress(range(k), map(and_, map(_FLAGS, wrs),
+                                                                                  repeat(2))))
+    return list(map(_WR_ID, wrs)), signaled
+
+
 def try_batch(qp: RCTransport, wrs: list[Any]) -> bool:
     """Post ``wrs`` as one :class:`WriteBatch` if they are identical WRITEs on an unperturbed path."""
     fabric = qp.fabric
@@ -200,25 +236,12 @@ def try_batch(qp: RCTransport, wrs: list[Any]) -> bool:
         return False
     if qp.qp_state != ibv_qp_state.IBV_QPS_RTS:
         return False
-    w0 = wrs[0]
-    write = ibv_wr_opcode.IBV_WR_RDMA_WRITE
-    if w0.opcode != write or len(w0.sg_list) != 1:
+    ids = _uniform(qp, wrs)
+    if ids is None:
         return False
+    wr_ids, signaled = ids
+    w0 = wrs[0]
     s0 = w0.sg_list[0]
-    if len(wrs) > 1:  # identical WRITEs? (checked with C-level map/set: this is the stream's hot path)
-        if len(set(map(_WR_KEY, wrs))) != 1 or set(map(len, map(_SG_LIST, wrs))) != {1}:
-            return False
-        sges = [w.sg_list[0] for w in wrs]
-        if len(set(map(_SGE_KEY, sges))) != 1:
-            return False
-        flags = list(map(_FLAGS, wrs))
-        if len({f & ~2 for f in flags}) != 1:
-            return False
-        wr_ids = list(map(_WR_ID, wrs))
-        signaled = list(range(len(wrs))) if qp.sq_sig_all else [i for i, f in enumerate(flags) if f & 2]
-    else:
-        wr_ids = [w0.wr_id]
-        signaled = [0] if qp.sq_sig_all or w0.send_flags & 2 else []
     peer = qp._peer()
     if peer is None or peer.qp_state not in (ibv_qp_state.IBV_QPS_RTR, ibv_qp_state.IBV_QPS_RTS):
         return False
@@ -283,46 +306,68 @@ def split_all(fabric: Any) -> None:
     fabric.recorder.touched()
 
 
-def try_extend(qp: RCTransport, w: Any) -> bool:
-    """Append one WRITE to the QP's running batch when it continues the stream exactly (same WR, same
-    source bytes, the uplink still busy with this batch and nothing else posted in between): the closed form
-    then still gives the per-WR times, so ``ib_write_bw``-style one-WR posts stream at WR granularity too."""
-    fabric = qp.fabric
+def try_extend(qp: RCTransport, wrs: list[Any]) -> bool:
+    """Append WRITEs to the QP's running batch when they continue the stream exactly (same WR, same source
+    bytes, the uplink still busy with this batch and nothing else posted in between): the closed form then still
+    gives the per-WR times, so a stream of posts (one WR each, as ``ib_write_bw`` by default, or a list each)
+    stays one batch, with its payload gathered and placed once."""
     bt = qp.tail_batch
-    if (bt is None or not fabric.batching or bt.cut != bt.n or bt not in fabric.batches or qp.sq_inflight
-            or qp.sq_unsent or qp.rnr_wait or w.opcode != ibv_wr_opcode.IBV_WR_RDMA_WRITE or len(w.sg_list) != 1):
+    if bt is None or bt.cut != bt.n or qp.sq_inflight or qp.sq_unsent or qp.rnr_wait:
+        return False
+    fabric = qp.fabric
+    if not fabric.batching or bt not in fabric.batches:
         return False
     n = bt.n
-    if fabric._next_uid != bt.uid0 + n or qp.next_psn != bt.psn0 + n * bt.npkts or bt.peer.epsn != qp.next_psn:
+    peer = bt.peer
+    if fabric._next_uid != bt.uid0 + n or qp.next_psn != bt.psn0 + n * bt.npkts or peer.epsn != qp.next_psn:
         return False
-    s = w.sg_list[0]
-    if (s.addr, s.length, s.lkey, w.remote_addr, w.rkey, w.send_flags & ~2) != bt.key:
+    w0 = wrs[0]
+    if w0.opcode != ibv_wr_opcode.IBV_WR_RDMA_WRITE or len(w0.sg_list) != 1:
         return False
-    sl, dl = qp.nic.link, bt.peer.nic.link
+    s = w0.sg_list[0]
+    if (s.addr, s.length, s.lkey, w0.remote_addr, w0.rkey, w0.send_flags & ~2) != bt.key:
+        return False
+    sl, dl = qp.nic.link, peer.nic.link
+    ser = bt.ser
     now = fabric.env.now
-    if sl.up_busy != bt.start + n * bt.ser or dl.down_busy != bt.base + n * bt.ser or now * 1000 >= sl.up_busy:
+    if sl.up_busy != bt.start + n * ser or dl.down_busy != bt.base + n * ser or now * 1000 >= sl.up_busy:
         return False
-    if not qp.nic.usable or not bt.peer.nic.usable or bt.peer.qp_state not in (ibv_qp_state.IBV_QPS_RTR,
-                                                                                ibv_qp_state.IBV_QPS_RTS):
+    snic, pnic = qp.nic, peer.nic
+    if (not sl.up or snic.fatal or not dl.up or pnic.fatal
+            or peer.qp_state not in (ibv_qp_state.IBV_QPS_RTR, ibv_qp_state.IBV_QPS_RTS)):
         return False
     mr = fabric.mrs.get(s.lkey)  # the source bytes must still be the batch's (lkey checked at batch start)
-    off = s.addr - mr.buf if mr is not None else 0
-    if mr is None or bytes(memoryview(mr._mem)[off:off + s.length]) != bt.payload:  # memcmp, not per element
+    if mr is None:
         return False
-    bt.n = bt.cut = bt.n_exec = n + 1
-    bt.wr_ids.append(w.wr_id)
-    fabric._next_uid += 1
-    qp.next_psn += bt.npkts
-    bt.peer.epsn = qp.next_psn
-    sl.up_busy += bt.ser
-    dl.down_busy += bt.ser
-    pos = fabric.recorder.position()
+    off = s.addr - mr.buf
+    mem = mr._mem
+    same = (mem.startswith(bt.payload, off) if isinstance(mem, bytearray)  # a memcmp in place, no copy
+            else bytes(mem[off:off + s.length]) == bt.payload)
+    if not same:
+        return False
+    ids = _uniform(qp, wrs)
+    if ids is None:
+        return False
+    wr_ids, signaled = ids
+    k = len(wr_ids)
+    bt.n = bt.cut = bt.n_exec = n + k
+    qp.batch_wrs += k
+    bt.wr_ids += wr_ids
+    fabric._next_uid += k
+    qp.next_psn += k * bt.npkts
+    peer.epsn = qp.next_psn
+    sl.up_busy += k * ser
+    dl.down_busy += k * ser
+    rec = fabric.recorder
+    pos = len(rec._events)
     if bt.seg_time[-1] != now or bt.seg_pos[-1] != pos:
         bt.seg_start.append(n)
         bt.seg_time.append(now)
         bt.seg_pos.append(pos)
-    if qp.sq_sig_all or w.send_flags & 2:
-        bt.signaled.append(n)
-        fabric.env.schedule_at(bt.ack(n), bt._complete, n)
-    fabric.recorder.touched()
+    if signaled:
+        env = fabric.env
+        for i in signaled:
+            bt.signaled.append(n + i)
+            env.schedule_at(bt.ack(n + i), bt._complete, n + i)
+    rec._cache = None
     return True

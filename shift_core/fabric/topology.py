@@ -26,6 +26,7 @@ from shift_core.fabric.recorder import FabricRecorder
 from shift_core.model.events import Fault
 
 if TYPE_CHECKING:
+    from shift_core.fabric.taps import Taps
     from shift_core.fabric.verbs import Context
 
 ROCE_HEADER_BYTES = 58  #: Eth 14 + IPv4 20 + UDP 8 + BTH 12 + ICRC 4 (RoCEv2, per packet)
@@ -105,7 +106,7 @@ class Fabric:
         self.untraced_executions = 0  #: executions by stale copies the per-op trace cannot place
         self._path_last: dict[tuple[str, str], int] = {}
         self.batching = True  #: stream runs of identical WRITEs at WR granularity (see :mod:`.batch`)
-        self.batches: list[Any] = []  #: active :class:`~shift_core.fabric.batch.WriteBatch` es
+        self.batches: dict[Any, None] = {}  #: active :class:`~shift_core.fabric.batch.WriteBatch` es, oldest first
         self._next_uid = 1
         self.rng = random.Random(seed)
         self.switch_ns = switch_ns
@@ -120,6 +121,9 @@ class Fabric:
         self._next_key = 0x100
         self._next_qpn = 0x11
         self.fault_listeners: list[Callable[[str, Nic], None]] = []
+        self.msg_count = 0  #: request transmissions so far (the message index of :mod:`.taps`)
+        self.resp_count = 0  #: responses sent so far (the response index)
+        self.taps: Taps | None = None  #: census and exact-index faults (:class:`~shift_core.fabric.taps.Taps`)
 
     # -- resources ----------------------------------------------------------------------------------------
     def alloc_addr(self, length: int) -> int:

@@ -173,6 +173,9 @@ class RCTransport:
         self.retry_guard: tuple[SendWQE, int] | None = None
         self.last_batch_ack = 0  # when the last fully acknowledged WR batch got its last ACK
         self.tail_batch: Any = None  # the newest WR batch of this QP (see batch.try_extend)
+        self.batches: dict[Any, None] = {}  # this QP's active WR batches, oldest first
+        self.batch_wrs = 0  # WRs in them not yet handed to the per-WR path (an upper bound of their outstanding)
+        self.batch_acked = 0  # of those, known acknowledged (a lower bound; reset when a batch is retired)
 
     # -------------------------------------------------------------- helpers
     def _emit(self, e: ev.Event) -> None:
@@ -244,6 +247,8 @@ class RCTransport:
                 return
             payload = got
         fabric = self.fabric
+        fabric.msg_count += 1
+        drop = -1 if fabric.taps is None else fabric.taps.on_message(fabric.msg_count, self, wqe)
         peer_nic = fabric.by_gid.get(self.attr.ah_attr.gr.dgid)
         npkts = wqe.npkts
         nbytes = (wqe.length if op != WR.IBV_WR_RDMA_READ else 0) + npkts * ROCE_HEADER_BYTES
@@ -256,6 +261,9 @@ class RCTransport:
         lost_idx = -1
         if link.loss_prob or link.drop_psns:
             lost_idx = self._first_lost(link.loss_prob, link.drop_psns, wqe.psn, npkts)
+        if 0 <= drop < npkts and (lost_idx < 0 or drop < lost_idx):
+            fabric.note_fault(f"drop_message:{fabric.msg_count}:{self.nic.name}:qp{self.qp_num}:psn{wqe.psn + drop}")
+            lost_idx = drop
         if lost_idx == 0:
             self._lost(wqe, wqe.attempt)
             return
@@ -544,6 +552,10 @@ class RCTransport:
     def _respond(self, kind: str, wqe: SendWQE, data: Any, requester: RCTransport, drop_ack: bool) -> None:
         """Send an ACK/NAK/response back to the requester (unless the fault schedule drops it)."""
         fabric = self.fabric
+        fabric.resp_count += 1
+        if fabric.taps is not None and fabric.taps.on_response(fabric.resp_count, self, requester, kind, wqe):
+            fabric.note_fault(f"drop_response:{fabric.resp_count}:{requester.nic.name}:qp{requester.qp_num}")
+            drop_ack = True
         arrival: int | None
         if kind == "ack" and isinstance(data, bytes):  # a READ response carries data: it queues like data
             arrival = fabric.transit(self.nic, requester.nic, ACK_BYTES + len(data))

@@ -332,13 +332,17 @@ class QP(RCTransport, _Resource):
         if self.qp_state not in (QPS.IBV_QPS_RTS, QPS.IBV_QPS_SQD, QPS.IBV_QPS_ERR):
             raise ShiftRDMAError("Failed to post send: QP is not in RTS", errno.EINVAL)
         now = self.fabric.env.now
-        queued = len(self.sq_unsent) + len(self.sq_inflight)
-        if self.fabric.batches:
-            queued += sum(bt.outstanding(now) for bt in self.fabric.batches if bt.qp is self)
-        if queued + len(wrs) > self.cap.max_send_wr:
-            raise ShiftRDMAError("Failed to post send: send queue full", errno.ENOMEM)
-        if self.qp_state == QPS.IBV_QPS_RTS and ((len(wrs) == 1 and try_extend(self, wrs[0]))
-                                                 or try_batch(self, wrs)):
+        room = self.cap.max_send_wr - len(wrs) - len(self.sq_unsent) - len(self.sq_inflight)
+        if self.batch_wrs - self.batch_acked > room:
+            # batched WRs hold a slot only until acknowledged: count them exactly only near a full queue, and
+            # remember how many were acknowledged (ACKs only accumulate until a batch is retired)
+            out = 0
+            for bt in self.batches:
+                out += bt.outstanding(now)
+            self.batch_acked = self.batch_wrs - out
+            if out > room:
+                raise ShiftRDMAError("Failed to post send: send queue full", errno.ENOMEM)
+        if self.qp_state == QPS.IBV_QPS_RTS and (try_extend(self, wrs) or try_batch(self, wrs)):
             return
         mtu = mtu_bytes(self.attr.path_mtu)
         fresh = []

@@ -7,7 +7,8 @@ check is vacuous; its outcome is part of the record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 Kind = Literal["W", "E", "P"]  # witness, bounded exhaustive search, property-based
@@ -76,6 +77,27 @@ class CheckResult:
         """A complete, controlled search whose verdict differs from a claim of the paper (a finding to report)."""
         return (self.expected_from == "paper" and self.verdict != self.expected and self.complete
                 and all(c.passed for c in self.controls))
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> CheckResult:
+        """The record :meth:`to_json` wrote (readers such as the book use this, never their own schema).
+
+        Keys :meth:`to_json` derives (``passed``, ``counterexample_length``, ``disagrees_with_paper``) and keys a
+        producer adds beside the record (e.g. the boundary stage's ``protocol``) are ignored here.
+
+        :raises ValueError: when ``obj`` lacks a field of the record (the message names them).
+        """
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        missing = sorted(required - set(obj))
+        if missing:
+            raise ValueError(f"not a CheckResult record: missing {', '.join(missing)}")
+        kw = {k: v for k, v in obj.items() if k in names}
+        kw["counterexample"] = tuple(str(s) for s in kw.get("counterexample") or ())
+        kw["counterexample_pair"] = tuple(tuple(str(s) for s in t) for t in kw.get("counterexample_pair") or ())
+        kw["controls"] = tuple(Control(str(c["name"]), bool(c["passed"]), str(c.get("detail", "")))
+                               for c in kw.get("controls") or ())
+        return cls(**kw)
 
     def to_json(self) -> dict[str, Any]:
         return {

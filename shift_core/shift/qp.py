@@ -210,16 +210,14 @@ class ShiftQP:
 
     # -- bookkeeping ------------------------------------------------------------------------------------------
     def _step_sq(self, event: SQEvent) -> None:
-        new = next_sq(self.qp_num, self.sq_state, event)
-        self.lib.record.transitions.append(Transition(self.lib.now(), self.qp_num, "sq", self.sq_state.value,
-                                                      event.value, new.value))
-        self.sq_state = new
+        old, self.sq_state = self.sq_state, next_sq(self.qp_num, self.sq_state, event)
+        self.lib.record.add(Transition(self.lib.now(), self.qp_num, "sq", old.value, event.value,
+                                       self.sq_state.value))
 
     def _step_rq(self, event: RQEvent) -> None:
-        new = next_rq(self.qp_num, self.rq_state, event)
-        self.lib.record.transitions.append(Transition(self.lib.now(), self.qp_num, "rq", self.rq_state.value,
-                                                      event.value, new.value))
-        self.rq_state = new
+        old, self.rq_state = self.rq_state, next_rq(self.qp_num, self.rq_state, event)
+        self.lib.record.add(Transition(self.lib.now(), self.qp_num, "rq", old.value, event.value,
+                                       self.rq_state.value))
 
     def _new_post(self, kind: PostKind, seq: int, backup: bool) -> int:
         self._next_post += 1

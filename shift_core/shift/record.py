@@ -6,6 +6,7 @@ can be checked against :mod:`shift_core.shift.machine` and rendered next to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -40,6 +41,14 @@ class LayerRecord:
     probes: int = 0
     probe_failures: int = 0                    #: probes whose reset/modify/post failed (retried next interval)
     notes: list[str] = field(default_factory=list)
+    #: called with every transition as it happens (the systematic explorer strikes faults at machine states)
+    listener: Callable[[Transition], None] | None = None
+
+    def add(self, t: Transition) -> None:
+        """Append one machine step (and tell the listener, if any, at that very moment)."""
+        self.transitions.append(t)
+        if self.listener is not None:
+            self.listener(t)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -76,7 +76,8 @@ def fadd_example() -> CheckResult:
     return CheckResult(
         check_id=f"{CHECK_ID}/witnesses", title="fadd_example, retry_trace and concurrent_cas_trace replay",
         kind="W", rocq_name="fadd_example / retry_double_execution / cas_retry_not_generally_safe",
-        paper_name="cas_double_success", mode="rocq", bound={}, expected="counterexample", verdict=verdict(ok),
+        paper_name="cas_double_success", mode="rocq", bound={"witnesses": 5}, expected="counterexample",
+        verdict=verdict(ok),
         states=5, unique_states=5, max_depth=len(cas), complete=True, seconds=sw.seconds,
         counterexample=trace_labels(cas), counts={"fadd_example": int(example), "retry_traces_double": sum(retries),
                                                   "cas_story_double": int(cas_ok)},

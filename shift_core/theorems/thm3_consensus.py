@@ -26,11 +26,12 @@ from __future__ import annotations
 import itertools
 
 from shift_core.model.check import CheckResult, Control
+from shift_core.model.diagram import Diagram, Step, op_label
 from shift_core.model.memory import Memory
 from shift_core.theorems import herlihy
 from shift_core.theorems.evidence import timed, verdict
 from shift_core.theorems.thm2_atomics import DEFAULT_BOUND as CAS_THIRD_PARTY
-from shift_core.theorems.thm2_atomics import History, ambiguous_pairs, derive_histories
+from shift_core.theorems.thm2_atomics import S_ACTION, S_CAS, History, ambiguous_pairs, derive_histories
 
 CHECK_ID = "thm3_consensus"
 VALUES = (0, 1, 2)  #: register values of the Herlihy check (0 = initial)
@@ -210,6 +211,22 @@ def past_future_check() -> CheckResult:
     )
 
 
+def aba_diagram(title: str, histories: tuple[History, ...], verdict: str = "") -> Diagram:
+    """Histories as S / P / memory lanes, one after the other: what each actor did and the memory it left, then
+    ``verdict`` (what a verifier concludes from that memory) as a last note."""
+    steps: list[Step] = []
+    for h in histories:
+        steps.append(Step("S", "S", f"--- {'S executed' if h.executed else 'S never executed'} ---"))
+        for a in h.actions:
+            actor, label = ("S", f"{op_label(S_CAS)} executes") if a == S_ACTION else ("P", a.removeprefix("P:"))
+            steps.append(Step(actor, "memory", label))
+        cells = ", ".join(f"m[a{a}]={v}" for a, v in sorted(h.memory.as_dict().items())) or "m[a0]=0 (initial)"
+        steps.append(Step("memory", "memory", f"final memory: {cells}"))
+    if verdict:
+        steps.append(Step("S", "S", verdict))
+    return Diagram(title, ("S", "P", "memory"), tuple(steps))
+
+
 def _memory_domain() -> list[Memory]:
     """Bounded memory of the verifier: a0 in {0..3} (what the derived histories reach), a1 in {0,1,2}."""
     return [Memory.of({0: v0, 1: v1}) for v0 in range(4) for v1 in range(3)]
@@ -248,6 +265,7 @@ def solver_check(max_third: int = CAS_THIRD_PARTY) -> CheckResult:
         counterexample=(f"executed: {list(shown[0].actions)} -> {shown[0].memory.as_dict()}",
                         f"never executed: {list(shown[1].actions)} -> {shown[1].memory.as_dict()}") if pairs else (),
         counterexample_pair=(shown[0].actions, shown[1].actions) if pairs else (),
+        diagram=aba_diagram("ABA: same final memory, executed vs never executed", shown).to_json() if pairs else None,
         controls=(Control("with no third party a correct V exists (V(m) = m[a0] == 1)", solo_correct > 0,
                           f"{solo_correct} of {1 << len(mems)} verifiers"),),
         counts={"verifiers": 1 << len(mems), "correct_verifiers": correct, "histories": len(hist),
@@ -281,6 +299,7 @@ def reduction_witness() -> CheckResult:
         agree_solo, valid_solo = _validity(verifier, solo)
         hist, _ = derive_histories(1)
         agree_aba, valid_aba = _validity(verifier, hist)
+        wrong = next((h for h in hist if not _validity(verifier, [h])[1]), None)  # where V breaks validity
     ok = agree_solo and valid_solo and agree_aba and not valid_aba
     return CheckResult(
         check_id=f"{CHECK_ID}/reduction_witness", title="a correct verifier would give 2-consensus; ABA breaks it",
@@ -288,6 +307,13 @@ def reduction_witness() -> CheckResult:
         mode="causal", bound={"third_party_ops": 1}, expected="counterexample", verdict=verdict(ok),
         states=len(solo) + len(hist), unique_states=len(solo) + len(hist), max_depth=2, complete=True,
         seconds=sw.seconds,
+        counterexample=() if wrong is None else (
+            "V(m) = (m[a0] == 1), correct on every solo history",
+            f"{'executed' if wrong.executed else 'never executed'}: {list(wrong.actions)} -> {wrong.memory.as_dict()}",
+            f"V says {'commit' if verifier.get(wrong.memory, False) else 'abort'}: the decided value breaks validity"),
+        diagram=None if wrong is None else aba_diagram(
+            "V = (m[a0] == 1) decides wrongly", (wrong,),
+            f"V(m) = {'commit' if verifier.get(wrong.memory, False) else 'abort'}: wrong, validity broken").to_json(),
         counts={"agreement_solo": int(agree_solo), "validity_solo": int(valid_solo),
                 "agreement_aba": int(agree_aba), "validity_aba": int(valid_aba)},
         notes="Rocq proves this lemma ex falso (solves_failover is contradictory); here V = (m[a0] == 1) is "

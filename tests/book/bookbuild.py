@@ -45,3 +45,21 @@ def copy_book(dest: Path) -> Path:
     """A copy of ``book/`` without build products (the vendored MathJax and npm cache are kept if present)."""
     shutil.copytree(BOOK, dest, ignore=shutil.ignore_patterns("_build", "_generated", "__pycache__"))
     return dest
+
+
+def toc_files() -> list[str]:
+    """Every document named in ``book/_toc.yml`` (root, chapters, sections), in reading order."""
+    import yaml
+
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    out = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for e in entries:
+            if "file" in e:
+                out.append(e["file"])
+            walk(e.get("sections", []) + e.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return out

@@ -1,33 +1,26 @@
-"""The built book in a real browser: headless Chromium opens every chapter from a local HTTP server.
+"""The built book in a real browser, served as GitHub Pages serves it: under a sub-path (``/shift/``) on 127.0.0.1.
 
-Asserts per page: the heading is there, every image decoded (non-zero natural size), MathJax — loaded from the
-vendored copy, never a CDN — typeset every formula (no raw TeX delimiters left in the text), and no request left
-127.0.0.1. Saves one full-page screenshot per chapter under ``book/_build/screenshots/``. Skips with the reason
-when Chromium or chromedriver is missing, except in CI (``CI=true``), where a missing browser is a failure.
+Headless Chromium opens every chapter and asserts what a reader depends on: the heading is there, every
+stylesheet, script and image the page requested loaded (HTTP 200; images decoded), MathJax — the vendored copy,
+never a CDN — typeset every formula, and no request left 127.0.0.1 (the browser's own network log, not just the
+resource-timing list). Screenshots of every page are saved next to the test's build (``<build>/screenshots/``);
+``make book-screenshots`` takes them of the real book. Skips with the reason when Chromium or chromedriver is
+missing, except in CI (``CI=true``), where a missing browser is a failure.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import bookserver as book_site
 import pytest
-from bookbuild import BOOK, BuiltBook
+from bookbuild import BuiltBook
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else shutil.which("chromedriver")
-SCREENSHOTS = BOOK / "_build" / "screenshots"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1600")
 
 #: page -> a heading it must show (the chapter's h1)
 PAGES: dict[str, str] = {
@@ -48,48 +41,22 @@ PAGES: dict[str, str] = {
 }
 
 
-def _require_browser() -> None:
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if not path]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed (Debian: apt-get install chromium chromium-driver)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the browser test: {reason}")
-        pytest.skip(reason)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(built_book: BuiltBook) -> Iterator[str]:
     assert built_book.returncode == 0 or (built_book.html / "intro.html").is_file(), built_book.log[-2000:]
-    handler = functools.partial(_QuietHandler, directory=str(built_book.html))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with book_site.serve(built_book.html) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)  # explicit: no selenium-manager
-    drv.set_script_timeout(60)
-    try:
+    why = book_site.missing_browser()
+    if why:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser test: {why}")
+        pytest.skip(why)
+    with book_site.browser() as drv:
         yield drv
-    finally:
-        drv.quit()
 
 
 def _typeset(drv: Any) -> dict[str, Any]:
@@ -111,36 +78,59 @@ def _typeset(drv: Any) -> dict[str, Any]:
     """)
 
 
+def test_outside_the_sub_path_nothing_is_served(server: str) -> None:
+    """The test serves only /shift/, so a page that linked to the site's root would break here, as on Pages."""
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    root = server[: -len(book_site.PREFIX)]
+    with pytest.raises(HTTPError):
+        urlopen(f"{root}/index.html", timeout=10)
+    with urlopen(f"{server}index.html", timeout=10) as resp:
+        assert resp.status == 200
+
+
 @pytest.mark.parametrize("page", list(PAGES))
-def test_page_renders(page: str, server: str, driver: Any, built_book: BuiltBook) -> None:
-    driver.get(f"{server}/{page}.html")
+def test_page_renders_under_the_sub_path(page: str, server: str, driver: Any, built_book: BuiltBook) -> None:
+    book_site.network(driver)  # drop what earlier pages logged
+    driver.get(f"{server}{page}.html")
     math = _typeset(driver)
     h1 = driver.find_element("css selector", "article.bd-article h1").get_attribute("textContent") or ""
     assert PAGES[page].lower() in h1.lower(), f"{page}: heading {h1!r}"
 
     images = driver.execute_script(
-        "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);")
+        "return [...document.images].map(i => [i.currentSrc || i.src, i.complete, i.naturalWidth]);")
     broken = [src for src, complete, width in images if not complete or width == 0]
     assert not broken, f"{page}: images not rendered: {broken}"
+    sheets = driver.execute_script(
+        "return [...document.styleSheets].filter(s => s.href).map(s => [s.href, s.cssRules.length]);")
+    assert sheets and all(n > 0 for _href, n in sheets), f"{page}: empty or unloaded stylesheets {sheets}"
+    assert any("shift.css" in href for href, _n in sheets), f"{page}: the book's own stylesheet is not loaded"
 
     html = (built_book.html / f"{page}.html").read_text(encoding="utf-8")
     if 'class="math' in html:  # Sphinx loads MathJax only where there is math
         assert math["version"], f"{page}: MathJax did not load"
-        assert math["src"] and all("/_static/mathjax/" in s and s.startswith(server) for s in math["src"])
+        assert math["src"] and all(s.startswith(f"{server}_static/mathjax/") for s in math["src"])
         assert math["containers"] > 0, f"{page}: has math but MathJax typeset none"
     assert math["errors"] == 0, f"{page}: MathJax reported {math['errors']} TeX errors"
     text = driver.execute_script("return document.querySelector('article.bd-article').textContent;")
     raw = re.findall(r"\$\$|\\\(|\\\[|\\begin\{|\\mathcal|\\sigma", text)
     assert not raw, f"{page}: raw TeX left on the page: {raw[:5]}"
 
-    resources = driver.execute_script("return performance.getEntriesByType('resource').map(r => r.name);")
-    offsite = [r for r in resources if not r.startswith(server) and not r.startswith("data:")]
-    assert not offsite, f"{page}: requests left the machine: {offsite}"
+    requested, responses = book_site.network(driver)
+    offsite = [u for u in requested if not u.startswith(server) and not u.startswith(("data:", "blob:"))]
+    assert not offsite, f"{page}: requests left the machine or the sub-path: {offsite}"
+    loaded = (200, 304)  # 304: the browser revalidated its cached copy
+    failed = {u: r for u, r in responses.items()
+              if r[0] not in loaded and r[1] in ("Stylesheet", "Script", "Image", "Font")}
+    assert not failed, f"{page}: resources that did not load: {failed}"
+    kinds = {r[1] for r in responses.values() if r[0] in loaded}
+    assert {"Stylesheet", "Script"} <= kinds, f"{page}: no CSS or JS was loaded at all ({kinds})"
+    assert all(urlsplit(u).path.startswith(book_site.PREFIX) for u in responses if u.startswith("http"))
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return Math.min(document.body.scrollHeight, 5000);")
-    driver.set_window_size(1280, max(900, int(height)))
-    shot = SCREENSHOTS / f"{page.replace('/', '__')}.png"
-    assert driver.save_screenshot(str(shot)), f"{page}: screenshot failed"
-    driver.set_window_size(1280, 1600)
-    assert shot.stat().st_size > 10_000
+
+def test_screenshots_of_every_page(server: str, driver: Any, built_book: BuiltBook) -> None:
+    out = built_book.html.parent / "screenshots"
+    for page in PAGES:
+        shots = book_site.screenshots(driver, f"{server}{page}.html", out, page.replace("/", "__"), max_shots=2)
+        assert shots and shots[0].stat().st_size > 10_000, f"{page}: screenshot failed"

@@ -14,23 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from bookbuild import BOOK, FIXTURE_DATA, BuiltBook
-
-
-def toc_files() -> list[str]:
-    """Every document named in ``book/_toc.yml`` (root, chapters, sections)."""
-    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for e in entries:
-            if "file" in e:
-                out.append(e["file"])
-            walk(e.get("sections", []) + e.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return out
+from bookbuild import FIXTURE_DATA, REPO, BuiltBook, toc_files
 
 
 class Links(HTMLParser):
@@ -92,9 +76,9 @@ def test_every_referenced_image_exists(built_book: BuiltBook) -> None:
             assert target.is_file(), f"{page.name}: image {src} missing"
             seen += 1
     figures = sorted(p.name for p in (FIXTURE_DATA / "figures").glob("*.png"))
-    results = parse(built_book.html / "results.html").images
-    for name in figures:
-        assert any(Path(src).name == name for src in results), f"figure {name} not shown in results"
+    shown = parse(built_book.html / "results.html").images + parse(built_book.html / "boundary.html").images
+    for name in figures:  # every figure of the run, on the results page or (CTS share) beside Table 1
+        assert any(Path(src).name == name for src in shown), f"figure {name} not shown"
     assert seen >= len(figures) + 4  # + sequence diagrams, state machines, trilemma
 
 
@@ -132,21 +116,57 @@ def test_math_uses_the_vendored_mathjax_only(built_book: BuiltBook) -> None:
     assert "\\sigma(\\mathcal{T}" in (built_book.html / "intro.html").read_text()  # left for MathJax to typeset
 
 
+def test_every_record_is_rendered_with_its_data(built_book: BuiltBook) -> None:
+    """The check the pipeline's book rule runs: every theorem and boundary record on its page with its bound,
+    states, verdict and (drawn) counterexample; the index with bounds and state counts; no machine path."""
+    from shift_book.verify import check_book
+
+    problems = check_book(built_book.html, FIXTURE_DATA, REPO)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_page_check_catches_an_empty_result(built_book: BuiltBook, tmp_path: Path) -> None:
+    """The same check fails on the symptoms of the old bug: an empty bound, no states, no drawn counterexample."""
+    import shutil
+
+    from shift_book.verify import check_book
+
+    html = tmp_path / "html"
+    shutil.copytree(built_book.html, html)
+    page = html / "theorems" / "thm1_indistinguishability.html"
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r"(<td><p>bound</p></td>\s*<td>).*?(</td>)", r"\1<p>{}</p>\2", text, count=1, flags=re.S)
+    text = re.sub(r"(<td><p>explored</p></td>\s*<td>).*?(</td>)", r"\1<p></p>\2", text, count=1, flags=re.S)
+    text = re.sub(r'<figure class="shift-cex[^"]*".*?</figure>', "", text, flags=re.S)
+    page.write_text(text, encoding="utf-8")
+    problems = "\n".join(check_book(html, FIXTURE_DATA, REPO))
+    assert "renders an empty bound" in problems and "renders no state count" in problems
+    assert "is a trace but is not drawn" in problems and "without a drawn counterexample" in problems
+    (html / "intro.html").write_text(f"<p>{REPO}/data</p>", encoding="utf-8")
+    assert "prints the machine's absolute path" in "\n".join(check_book(html, FIXTURE_DATA, REPO))
+
+
 def test_pages_show_the_fixture_numbers(built_book: BuiltBook) -> None:
-    records = json.loads((FIXTURE_DATA / "theorems" / "thm1_indistinguishability.json").read_text())
+    from shift_book.data import check_file
+
+    cf = check_file(json.loads((FIXTURE_DATA / "theorems" / "thm1_indistinguishability.json").read_text()))
     html = (built_book.html / "theorems" / "thm1_indistinguishability.html").read_text()
-    for rec in records:
-        assert rec["check_id"] in html
-        assert f">{rec['states']}<" in html, f"states of {rec['check_id']} not shown"
+    for rec in cf.records:
+        assert rec.result.check_id in html
+        assert f"{rec.result.states:,} generated" in html, f"states of {rec.result.check_id} not shown"
     assert "Rocq name" in html and "indistinguishability_universal" in html
-    claims = (built_book.html / "results.html").read_text()
-    assert "fig8b_sender_nic_write" in claims and "710" in claims and "640" in claims
+    assert 'href="../reference/xref.html#rocq-impossibility-main"' in html  # Rocq names link to the xref row
+    assert 'id="rocq-impossibility-main"' in (built_book.html / "reference" / "xref.html").read_text()
+    results = (built_book.html / "results.html").read_text()
+    assert "fig8b_sender_nic_write" in results and "710" in results
     boundary = json.loads((FIXTURE_DATA / "boundary" / "boundary.json").read_text())
     page = (built_book.html / "boundary.html").read_text()
     for rec in boundary["protocols"]:
         assert rec["check_id"] in page
-    for d in boundary["disagreements"]:  # a disagreement with the paper is shown as such, never hidden
-        assert f"Disagreement: {d['check_id']}" in page
+    notes = {d["notes"] for d in boundary["disagreements"]}
+    for note in notes:  # a disagreement with the paper is shown as such, and a shared note only once
+        assert page.count(note[:60].replace("'", "&#8217;")) + page.count(note[:60]) >= 1
+    assert page.count("Disagreement with the paper:") == len(notes)
     machine = (built_book.src / "_generated" / "machine_sq.svg").read_text()
     from shift_core.shift.machine import SQ_TRANSITIONS
 
@@ -154,15 +174,47 @@ def test_pages_show_the_fixture_numbers(built_book: BuiltBook) -> None:
         assert src.name in machine and dst.name in machine and event.value in machine
 
 
+def test_figures_are_named_without_numbers_that_collide_with_the_papers(built_book: BuiltBook) -> None:
+    """No automatic "Fig. N" anywhere; the paper's numbers appear only on the paper's own figures."""
+    for page in pages(built_book):
+        assert 'class="caption-number"' not in page.read_text(encoding="utf-8"), page.name
+    design = re.sub(r"<[^>]+>", "", (built_book.html / "design.html").read_text())
+    assert not re.search(r"\bFig\.? ?(8|9|10|11|12)\b", design)
+    results = re.sub(r"<[^>]+>", "", (built_book.html / "results.html").read_text())
+    assert "Reproduces the paper’s Fig 8b" in results or "Reproduces the paper's Fig 8b" in results
+
+
 def test_missing_results_are_reported_not_invented(built_book: BuiltBook) -> None:
     intro = re.sub(r"<[^>]+>", "", (built_book.html / "intro.html").read_text())
     assert "not generated in this run" in intro  # the fixture has no data/nic/
     assert "fixture: qemu-system-x86_64 not installed" in intro  # rxe is a skipped stage
-    provenance = (built_book.html / "reference" / "provenance.html").read_text()
-    assert "nic" in provenance and "Files this book looked for and did not find" in provenance
-    stub = json.loads((FIXTURE_DATA / "theorems" / "thm3_consensus.json").read_text())
-    thm3 = re.sub(r"<[^>]+>", "", (built_book.html / "theorems" / "thm3_consensus.html").read_text())
-    if "check_id" not in json.dumps(stub):  # the fixture holds the pipeline's "skipped" stub
-        assert "Skipped in this run" in thm3
-    else:
-        assert "Skipped in this run" not in thm3
+    provenance = re.sub(r"<[^>]+>", "", (built_book.html / "reference" / "provenance.html").read_text())
+    assert "Files this book looked for and did not find" in provenance
+    sim = json.loads((FIXTURE_DATA / "sim" / "manifest.json").read_text())
+    assert f"{sim['wall_seconds']:,.1f} s" in provenance  # each stage's measured wall time, from its manifest
+    assert sim["commit"][:10] in provenance and sim["config_hash"][:8] in provenance
+    assert '"versions"' not in provenance and "{" not in provenance.split("Package versions")[1][:400]  # no dumps
+    results = re.sub(r"<[^>]+>", "", (built_book.html / "results.html").read_text())
+    assert "not run" in results  # Fig 7's claims: no result file in the fixture, classed as such
+
+
+def test_the_site_can_be_published_as_is(built_book: BuiltBook) -> None:
+    """GitHub Pages serves the directory unchanged only with .nojekyll (else _static/ and _images/ vanish)."""
+    assert (built_book.html / ".nojekyll").is_file()
+    assert (built_book.html / "_static").is_dir() and (built_book.html / "_images").is_dir()
+
+
+def test_the_published_book_is_the_one_the_pipeline_builds() -> None:
+    """The Pages workflow runs the README's `make reproduce` (whose book rule runs book/build.sh and checks the
+    pages) and publishes its output; `make book` runs the same script."""
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert any(r.strip() == "make reproduce" for r in runs)
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "book/_build/html"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages") for s in workflow["jobs"]["deploy"]["steps"])
+    rule = (REPO / "workflow" / "scripts" / "build_book.py").read_text()
+    assert '"build.sh"' in rule and "check_book" in rule
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^book: .*\n\t.*bash book/build\.sh", makefile, re.M)

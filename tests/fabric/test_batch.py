@@ -17,7 +17,7 @@ SIG = int(ibv_send_flags.IBV_SEND_SIGNALED)
 
 
 def stream(batching: bool, size: int, rounds: int, per_post: int = 32, fault=None, timeout: int = 10,
-           retry_cnt: int = 2, single: bool = False):
+           retry_cnt: int = 2, single: bool = False, gap: int = 3_000):
     b = make_fabric(seed=3)
     b.fabric.batching = batching
     c = make_player(b, "h0.nic0", mr_len=max(size, 4096))
@@ -37,7 +37,7 @@ def stream(batching: bool, size: int, rounds: int, per_post: int = 32, fault=Non
                 b.advance(50)
         else:
             c.qp.post_send(wrs)
-        b.advance(3_000)
+        b.advance(gap)
         wcs += [(w.wr_id, w.status, b.now_ns()) for w in c.cq.poll(per_post)[1]]
     b.run_until_idle(limit_ns=10**10)
     wcs += [(w.wr_id, w.status, b.now_ns()) for w in c.cq.poll(10_000)[1]]
@@ -49,7 +49,7 @@ def stream(batching: bool, size: int, rounds: int, per_post: int = 32, fault=Non
 def test_batched_stream_equals_per_wr_stream(size: int, single: bool) -> None:
     fast, mem_f, wcs_f = stream(True, size, 6, single=single)
     slow, mem_s, wcs_s = stream(False, size, 6, single=single)
-    assert fast.fabric.batches == [] and mem_f == mem_s
+    assert not fast.fabric.batches and mem_f == mem_s
     assert wcs_f == wcs_s  # same WCs, polled at the same virtual times
     tf, ts = fast.recorder.trace, slow.recorder.trace
     assert tf == ts  # the same model events in the same order
@@ -88,11 +88,11 @@ def test_batch_needs_identical_writes_and_a_clean_path() -> None:
     other = SendWR(opcode=ibv_wr_opcode.IBV_WR_RDMA_WRITE, sg_list=[SGE(c.mr.buf, 8, c.mr.lkey)],
                    remote_addr=s.mr.buf + 8, rkey=s.mr.rkey)
     c.qp.post_send([wr, other])
-    assert b.fabric.batches == []
+    assert not b.fabric.batches
     b.run_until_idle()
     b.faults.packet_loss("h0.nic0", probability=0.5)
     c.qp.post_send([wr, wr])
-    assert b.fabric.batches == []
+    assert not b.fabric.batches
     b.run_until_idle()
     b.faults.packet_loss("h0.nic0", probability=0.0)
     c.qp.post_send([wr, wr])
@@ -127,14 +127,27 @@ def _inject(kind: str, at: int):
     return fault
 
 
+def test_back_to_back_lists_extend_one_batch() -> None:
+    """A list posted while the uplink still carries the previous one joins its batch (payload placed once)."""
+    b, _, wcs = stream(True, 4096, 2, per_post=16, gap=1)
+    assert len(b.recorder._records) == 1 and len(wcs) == 2 * 16 // 8  # one batch for both posts
+    fast, mem_f, wcs_f = stream(True, 4096, 3, per_post=16, gap=1)
+    slow, mem_s, wcs_s = stream(False, 4096, 3, per_post=16, gap=1)
+    assert wcs_f == wcs_s and mem_f == mem_s and fast.recorder.trace == slow.recorder.trace
+
+
 @settings(max_examples=200, deadline=None)
 @given(size=st.sampled_from([8, 1000, 4096, 65536]), rounds=st.integers(1, 4), per_post=st.integers(1, 40),
-       kind=st.sampled_from(FAULTS), at=st.integers(0, 60_000), single=st.booleans())
+       kind=st.sampled_from(FAULTS), at=st.integers(0, 60_000), single=st.booleans(),
+       gap=st.sampled_from([1, 200, 3_000]))
 def test_batched_equals_per_wr_under_faults(size: int, rounds: int, per_post: int, kind: str, at: int,
-                                            single: bool) -> None:
-    """Whatever fault hits a stream mid-batch, the split batch continues exactly as per-WR simulation."""
-    fast, mem_f, wcs_f = stream(True, size, rounds, per_post, fault=_inject(kind, at), timeout=6, single=single)
-    slow, mem_s, wcs_s = stream(False, size, rounds, per_post, fault=_inject(kind, at), timeout=6, single=single)
+                                            single: bool, gap: int) -> None:
+    """Whatever fault hits a stream mid-batch (or between two posts that extend it), the split batch continues
+    exactly as per-WR simulation."""
+    fast, mem_f, wcs_f = stream(True, size, rounds, per_post, fault=_inject(kind, at), timeout=6, single=single,
+                                gap=gap)
+    slow, mem_s, wcs_s = stream(False, size, rounds, per_post, fault=_inject(kind, at), timeout=6, single=single,
+                                gap=gap)
     assert wcs_f == wcs_s
     assert mem_f == mem_s
     assert fast.recorder.trace == slow.recorder.trace

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from shift_core.bench import downtime, latency, matrix, timeline, verbs_cost
+from shift_core.bench.claim_sources import Sources
 from shift_core.bench.config import load_config
 from shift_core.realverbs import results, stage
 
@@ -143,3 +144,24 @@ def test_a_stem_whose_runs_all_failed_is_written_failed_with_no_numbers(tmp_path
     assert "/" not in json.dumps(m["hosts"])  # contract 4: no machine's absolute path in a manifest
     ok = json.loads((tmp_path / "rxe" / "timeline.json").read_text())
     assert ok["status"] == "ok" and ok["backend"] == "rxe" and "during_ratio_shift_receiver_nic" in ok["summary"]
+
+
+def test_the_claims_table_reads_what_the_stage_wrote_and_nothing_from_a_failed_stem(tmp_path: Path) -> None:
+    events, plan = _events_and_plan()
+    for e in events:
+        if plan["runs"][e["index"]]["meta"]["stem"] == "latency":
+            e.update(status="failed", error="TimeoutError: stalled", result=None)
+
+    class Setup:
+        host = peer = type("R", (), {"dest": "h"})()
+        probes: ClassVar[dict[str, Any]] = {"host": {"hostname": "a", "devices": {}, "python": "3"},
+                                            "peer": {"hostname": "b", "devices": {}, "python": "3"}}
+        peer_addr = "10.0.0.2"
+
+    stage.write(plan, events, {"suite": {"timeline": {"fault_at_s": 5, "recover_at_s": 10}}}, Setup(), tmp_path, 1.0)
+    (tmp_path / "rxe" / "manifest.json").write_text(json.dumps({"status": "ok"}))
+    found = Sources(tmp_path)
+    assert found.lookup("downtime", "mean_us_sender_nic_write", "rxe").value == pytest.approx(100_000)
+    assert found.lookup("verbs_cost", "shadow_setup_ms", "rxe").value == pytest.approx(35)
+    lat = found.lookup("latency", "max_ratio_shift", "rxe")
+    assert lat.value is None and lat.skip and "stalled" in lat.skip

@@ -1,6 +1,9 @@
 # Stage book: the Jupyter Book (book/, read-only data consumer), built after every result exists.
 
+
 rule book:
+    """Build the Jupyter Book from data/ (book/_build/html): every theorem, figure and claim where it is
+    argued, rendered offline with vendored MathJax."""
     input:
         get_book_sources(),
         data=get_results(),
@@ -8,6 +11,8 @@ rule book:
         "data/book/manifest.json",
     log:
         "logs/book/build.log",
+    benchmark:
+        "logs/book/build.benchmark.tsv"
     conda:
         "../envs/book.yaml"
     script:

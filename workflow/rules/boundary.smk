@@ -2,6 +2,8 @@
 
 
 rule boundary:
+    """Derive paper Table 1 by model checking each protocol (NCCL Simple/LL/LL128, NVSHMEM, MSCCL++) under a
+    fault at any packet, and compute NCCL Simple's CTS share of bytes (data/boundary/)."""
     input:
         sources("boundary"),
         sources("model"),
@@ -11,6 +13,8 @@ rule boundary:
         manifest="data/boundary/manifest.json",
     log:
         "logs/boundary/boundary.log",
+    benchmark:
+        "logs/boundary/boundary.benchmark.tsv"
     conda:
         "../envs/shift.yaml"
     script:

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -17,20 +18,35 @@ except WorkflowError:
 
 #: sim benchmarks of shift_core.bench (one module, one CSV + JSON summary under data/sim/)
 SIM_BENCHES = list(BENCHES)
-#: figures rendered by workflow/scripts/figures/<name>.py from the data they list
+#: real backends whose copy of a benchmark (data/<backend>/<stem>.csv, contract 2) a figure draws beside the sim's:
+#: their stage manifests are inputs, so a figure is redrawn when a backend's stage reruns
+BACKEND_MANIFESTS = ["data/rxe/manifest.json", "data/nic/manifest.json"]
+#: figures rendered by workflow/scripts/figures/<name>.py from the data they list (the first input is the table;
+#: the figure's title, caption and paper item are stored in the PNG, where the book reads them)
 FIGURES = {
-    "fig7_timeline": ["data/sim/timeline.csv"],
-    "fig8b_downtime": ["data/sim/downtime.csv"],
+    "fig7_timeline": ["data/sim/timeline.csv", *BACKEND_MANIFESTS],
+    "fig8b_downtime": ["data/sim/downtime.csv", *BACKEND_MANIFESTS],
     "fig8b_detection": ["data/sim/detection.csv"],
-    "fig9_verbs_cost": ["data/sim/verbs_cost.csv"],
-    "table2_latency": ["data/sim/latency.csv"],
-    "fig10_training": ["data/sim/training.csv"],
+    "fig9_verbs_cost": ["data/sim/verbs_cost.csv", *BACKEND_MANIFESTS],
+    "table2_latency": ["data/sim/latency.csv", *BACKEND_MANIFESTS],
+    "fig10_training": ["data/sim/training.csv", *BACKEND_MANIFESTS],
     "memory_cost": ["data/sim/memory_cost.csv"],
     "cts_share": ["data/boundary/cts_share.csv"],
-    "fault_matrix": ["data/sim/faults/faults.csv"],
+    "fault_matrix": ["data/sim/faults/faults.csv", "data/sim/faults/faults.json"],
 }
 #: the interpreter of this pipeline (the project's venv); stage scripts run under it
 PYTHON = sys.executable
+
+
+def load_paper_items():
+    """The reviewers' table (workflow/paper_items.yaml), validated: target -> label, item, data files, book page."""
+    items = yaml.safe_load(Path(workflow.basedir, "paper_items.yaml").read_text())
+    validate(items, schema="../schemas/paper_items.schema.yaml")
+    return {entry["target"]: entry for entry in items["items"]}
+
+
+#: paper item -> Snakemake target -> data/ files -> book page (the target rules of rules/targets.smk)
+PAPER_ITEMS = load_paper_items()
 
 
 wildcard_constraints:
@@ -90,6 +106,7 @@ def get_bench_settings(wildcards):
 
 
 def get_rxe_skip_reason():
+    """Why the rxe stage does not run when rules/rxe.smk is not included."""
     if not config["backends"]["rxe"]["enabled"]:
         return "disabled in config (backends.rxe.enabled: false)"
     return "rxe rules not present (workflow/rules/rxe.smk missing)"
@@ -99,6 +116,26 @@ def get_figure_input(wildcards):
     return FIGURES[wildcards.fig]
 
 
+def get_item_files(target):
+    """The data/ files of one paper item (what `snakemake <target>` builds)."""
+    return PAPER_ITEMS[target]["files"]
+
+
+def get_report_category(wildcards):
+    """The paper item a figure belongs to (its category in the Snakemake report)."""
+    png = f"data/figures/{wildcards.fig}.png"
+    return next((i["label"] for i in PAPER_ITEMS.values() if png in i["files"]), "Other figures")
+
+
+def get_figure_caption(wildcards):
+    """A figure's caption for the Snakemake report, from workflow/report/figures/<fig>.rst (a rule param, so
+    the report's one caption template can show it; editing a caption redraws that figure)."""
+    path = Path(workflow.basedir, "report", "figures", f"{wildcards.fig}.rst")
+    if path.exists():
+        return path.read_text().strip()
+    return f"Figure ``{wildcards.fig}`` (no caption yet: write workflow/report/figures/{wildcards.fig}.rst)."
+
+
 def get_stage_outputs():
     """Every result the claims table and the book read."""
     return (
@@ -106,6 +143,7 @@ def get_stage_outputs():
         + ["data/boundary/boundary.json", "data/boundary/cts_share.csv"]
         + expand("data/sim/{bench}.{ext}", bench=SIM_BENCHES, ext=["csv", "json"])
         + ["data/sim/faults/faults.json", "data/sim/faults/faults.csv"]
+        + explore_stage.outputs(config)
         + ["data/theorems/manifest.json", "data/sim/manifest.json", "data/boundary/manifest.json"]
         + ["data/fastpath/manifest.json", "data/rxe/manifest.json", "data/nic/manifest.json"]
         + ["data/proofs/manifest.json"]
@@ -137,4 +175,5 @@ def get_results():
 
 
 def get_final_output():
+    """Every result and the book (what a plain `snakemake` builds)."""
     return get_results() + ["data/book/manifest.json"]

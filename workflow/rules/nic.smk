@@ -10,6 +10,8 @@ TWOHOST = config["backends"]["nic"]
 
 
 rule twohost_suite:
+    """The real-verbs suite between two hosts over ssh (Fig 7, 8b, 9, Table 2, fault-matrix rows, perftest with
+    and without libshift.so), written as data/<backend>/ in the sim's shapes plus twohost.json."""
     input:
         sources("realverbs") + sources("verbs") + sources("shift") + sources("kv") + sources("backend"),
         "data/fastpath/manifest.json",  # builds csrc/libshift.so, which the interposer part copies to both hosts
@@ -31,12 +33,16 @@ rule twohost_suite:
 
 
 rule nic_probe:
+    """The nic stage's manifest: skipped with the reason when there is no peer or the hosts run soft-RoCE
+    (their results are backend rxe), else the two-host suite's status (data/nic/manifest.json)."""
     input:
         [p for p in twohost_outputs(config) if p.endswith("nic/twohost.json")],
     output:
         "data/nic/manifest.json",
     log:
         "logs/nic/probe.log",
+    benchmark:
+        "logs/nic/probe.benchmark.tsv"
     params:
         peer=TWOHOST["peer"],
         backend=TWOHOST["backend"],

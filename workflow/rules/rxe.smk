@@ -6,6 +6,8 @@
 
 
 rule rxe_guest:
+    """Build (or reuse) the QEMU soft-RoCE guest image from Debian packages, keyed by their versions
+    (build/rxe/guest.json), or record why it cannot be built here."""
     input:
         "workflow/scripts/rxe/build.sh",
         "workflow/scripts/rxe/guest-init.sh",
@@ -26,6 +28,8 @@ rule rxe_guest:
 
 
 rule rxe_suite:
+    """Boot the rxe guest once and run the in-guest suite (conformance, perftest with/without the interposer,
+    ibv_rc_pingpong, link faults x strategies) into data/rxe/, or record why it was skipped."""
     input:
         "build/rxe/guest.json",
         sources("verbs"),

@@ -3,6 +3,9 @@
 
 
 rule bench:
+    """Run one benchmark of shift_core.bench on the sim fabric (timeline = Fig 7, downtime and detection =
+    Fig 8b, verbs_cost = Fig 9, latency = Table 2, training = Fig 10, memory_cost = section 4.2) and write
+    its samples (CSV) and summary metrics (JSON) under data/sim/."""
     input:
         get_bench_sources,
     output:
@@ -22,6 +25,8 @@ rule bench:
 
 
 rule fault_matrix:
+    """Run seeded fault schedules x workload x strategy on the sim fabric (`shift faults`) and judge every run
+    with the model: correct, error surfaced, silent corruption or stall (data/sim/faults/)."""
     input:
         get_matrix_sources(),
     output:
@@ -41,9 +46,11 @@ rule fault_matrix:
 
 
 rule sim_manifest:
+    """Provenance of the sim stage: every benchmark's and the fault matrix's status, and the stage's measured
+    wall time."""
     input:
-        expand("data/sim/{bench}.json", bench=SIM_BENCHES),
-        "data/sim/faults/faults.json",
+        results=[*expand("data/sim/{bench}.json", bench=SIM_BENCHES), "data/sim/faults/faults.json"],
+        benchmarks=[*expand("logs/sim/{bench}.benchmark.tsv", bench=SIM_BENCHES), "logs/sim/faults.benchmark.tsv"],
     output:
         "data/sim/manifest.json",
     log:

@@ -2,6 +2,8 @@
 
 
 rule check_theorem:
+    """Run one theorem check of Appendix A (bounded exhaustive search, witnesses, properties, positive
+    control) and write its CheckResult records to data/theorems/<check>.json."""
     input:
         sources("theorems"),
         sources("model"),
@@ -9,6 +11,8 @@ rule check_theorem:
         "data/theorems/{check}.json",
     log:
         "logs/theorems/{check}.log",
+    benchmark:
+        "logs/theorems/{check}.benchmark.tsv"
     conda:
         "../envs/shift.yaml"
     script:
@@ -16,8 +20,10 @@ rule check_theorem:
 
 
 rule theorems_manifest:
+    """Provenance of the theorems stage: every check's status and the stage's measured wall time."""
     input:
-        expand("data/theorems/{check}.json", check=config["theorems"]["checks"]),
+        results=expand("data/theorems/{check}.json", check=config["theorems"]["checks"]),
+        benchmarks=expand("logs/theorems/{check}.benchmark.tsv", check=config["theorems"]["checks"]),
     output:
         "data/theorems/manifest.json",
     log:

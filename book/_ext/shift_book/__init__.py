@@ -10,15 +10,18 @@ pages whose data changed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
+from . import explore, provenance
 from .data import DataRoot, default_root
 from .fragments import Renderer
 
@@ -37,12 +40,13 @@ def render_all(data: DataRoot) -> dict[str, str | bytes]:
     """Every fragment of the book for ``data`` (path under ``_generated/`` -> content)."""
     r = Renderer(data)
     r.status()
-    r.xref()
+    r.xref()  # first: the theorem pages link Rocq names to its rows
     by_id = {cid: r.theorem(cid) for cid in theorem_ids()}
     r.theorem_summary(by_id)
     r.boundary()
     r.trilemma(r.design())
     r.results()
+    explore.render(r)
     r.api()
     r.provenance()  # last: it lists every file the others looked for and missed
     return r.files
@@ -127,8 +131,28 @@ def _resolve_reexport(app: Sphinx, env: Any, node: Any, contnode: Any) -> Any:
                                node, contnode)
 
 
+def _scrub_doctree(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Relativize the machine's paths in every text of a page (autodoc prints default values such as
+    ``PosixPath('/home/me/shift/csrc/x.h')``), so no page shows where the book was built."""
+    repo, data = Path(app.srcdir).parent, default_root(Path(app.srcdir))
+    roots = provenance.machine_roots(repo, data)
+    for node in list(doctree.findall(nodes.Text)):
+        if any(r in node.astext() for r in roots):
+            node.parent.replace(node, nodes.Text(provenance.scrub(node.astext(), repo, data)))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-resolved", _scrub_doctree)
     app.connect("missing-reference", _resolve_reexport)
     app.connect("config-inited", _configure_mathjax)
     app.connect("builder-inited", _generate)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    # a change to this extension's code invalidates every cached page (Sphinx rereads all when env_version moves)
+    return {"version": "1.0", "env_version": _code_version(), "parallel_read_safe": True,
+            "parallel_write_safe": True}
+
+
+def _code_version() -> int:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return int(digest.hexdigest()[:8], 16)

@@ -1,6 +1,9 @@
 """Read-only access to the pipeline's ``data/`` tree, remembering every file the book looked for and missed.
 
-The book never reruns an experiment: it reads results, manifests and claims. The data root is
+The book never reruns an experiment: it reads results, manifests and claims. Check records are read through
+the producers' own record type, :meth:`shift_core.model.check.CheckResult.from_json`, and theorem files must have
+the runner's shape (:func:`shift_core.theorems.runner.record`): a file in any other shape is reported as such,
+never rendered as an empty result. The data root is
 ``$SHIFT_DATA_DIR`` when set (tests build from a fixture that way), else the repository's ``data/``. A missing
 or unreadable file is not an error: the page says "not generated in this run: <path>" instead, and the
 provenance page lists every such path, so a partial run is visible rather than papered over.
@@ -14,6 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from shift_core.model.check import CheckResult
 
 DATA_ENV = "SHIFT_DATA_DIR"
 
@@ -34,6 +39,26 @@ class DataRoot:
 
     root: Path
     missing: dict[str, str] = field(default_factory=dict)
+
+    def check_file(self, rel: str) -> CheckFile | None:
+        """The theorem check file at ``rel``, or ``None`` (missing, unreadable or not in the producers' shape:
+        recorded, so the provenance page lists it)."""
+        obj = self.json(rel)
+        if obj is None:
+            return None
+        try:
+            return check_file(obj)
+        except ValueError as exc:
+            self.missing.setdefault(rel, f"unreadable: {exc}")
+            return None
+
+    def display_root(self, repo: Path) -> str:
+        """The data root as the book prints it: repository-relative, or ``$SHIFT_DATA_DIR`` (never the machine's
+        absolute path)."""
+        try:
+            return str(self.root.resolve().relative_to(repo.resolve())) + "/"
+        except ValueError:
+            return f"$SHIFT_DATA_DIR (…/{self.root.name}/)"
 
     def display(self, rel: str) -> str:
         """How a data file is named on a page: ``data/<rel>`` whatever the root is."""
@@ -95,18 +120,54 @@ class DataRoot:
         return out
 
 
-def check_records(obj: Any) -> list[dict[str, Any]]:
-    """The CheckResult records in a loaded JSON value: one record, a list, or a wrapper with a list.
+@dataclass(frozen=True)
+class Record:
+    """One check record as the producers wrote it: the :class:`~shift_core.model.check.CheckResult` it encodes,
+    and the stored dict (producers may add keys beside the record, e.g. the boundary stage's ``diagrams``)."""
 
-    ``shift_core.model.check.CheckResult.to_json`` writes one record; a check with variants (``<id>/<variant>``)
-    may write several. Anything that is not shaped like a record is ignored here (and shown raw by the caller).
+    result: CheckResult
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckFile:
+    """``data/theorems/<check_id>.json`` in the shape :func:`shift_core.theorems.runner.record` writes:
+    ``{"check_id", "passed", "wall_seconds", "results": [CheckResult.to_json()...], "xref": [...]}``."""
+
+    check_id: str
+    passed: bool
+    wall_seconds: float | None
+    records: tuple[Record, ...]
+
+
+def records_of(items: Any) -> list[Record]:
+    """The records of a list of stored ``CheckResult.to_json()`` dicts (the list of a check file or the
+    boundary stage's ``protocols``), each parsed by :meth:`CheckResult.from_json`.
+
+    :raises ValueError: when ``items`` is not a list of records (the message names what is wrong).
     """
-    if isinstance(obj, dict) and "check_id" in obj:
-        return [obj]
-    if isinstance(obj, list):
-        return [r for r in obj if isinstance(r, dict) and "check_id" in r]
-    if isinstance(obj, dict):
-        for key in ("results", "records", "checks", "variants", "protocols"):
-            if isinstance(obj.get(key), list):
-                return check_records(obj[key])
-    return []
+    if not isinstance(items, list):
+        raise ValueError(f"expected a list of check records, found {type(items).__name__}")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"record {i} is a {type(item).__name__}, not a CheckResult record")
+        try:
+            out.append(Record(CheckResult.from_json(item), item))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"record {i}: {exc}") from None
+    return out
+
+
+def check_file(obj: Any) -> CheckFile:
+    """A theorem check file as the runner writes it.
+
+    :raises ValueError: for any other shape, e.g. a bare list of records (an old layout the producers no longer
+        write): the book then says the file is not in the producers' shape instead of rendering nothing.
+    """
+    if not isinstance(obj, dict) or "check_id" not in obj or "results" not in obj:
+        shape = f"a {type(obj).__name__}" + (f" with keys {sorted(obj)[:6]}" if isinstance(obj, dict) else "")
+        raise ValueError(f"not a theorem check file ({{check_id, passed, results}}): found {shape}")
+    wall = obj.get("wall_seconds")
+    return CheckFile(str(obj["check_id"]), bool(obj.get("passed")),
+                     float(wall) if isinstance(wall, (int, float)) else None, tuple(records_of(obj["results"])))

@@ -2,24 +2,29 @@
 
 Chapters are hand-written MyST pages that ``{include}`` these fragments; each fragment is a pure function of
 the data files (and of ``shift_core``'s own tables), so the same data always renders the same book. A result
-the run did not produce renders as "not generated in this run: <path>", never as placeholder numbers.
+the run did not produce renders as "not generated in this run: <path>", never as placeholder numbers. Every
+fragment passes through :func:`shift_book.provenance.scrub` on its way out, so no machine's absolute path is
+ever printed.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib
+import io
 import json
 import pkgutil
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from . import diagrams, seqdiagram
-from .data import DataRoot, check_records
-from .markdown import admonition, code, dict_table, not_generated, table
+from . import claims as claimlib
+from . import diagrams, faults, provenance, records, seqdiagram
+from .data import DataRoot, Record, records_of
+from .markdown import admonition, code_wbr, not_generated, table
 
 #: what each backend reproduces, and what it needs (the hardware matrix of chapter 1)
 BACKEND_ROLES: dict[str, tuple[str, str]] = {
@@ -31,6 +36,14 @@ BACKEND_ROLES: dict[str, tuple[str, str]] = {
     "nic": ("absolute numbers: throughput (Fig 7), sub-millisecond downtime (Fig 8b), verb costs (Fig 9), "
             "latency (Table 2)", "two hosts with two RDMA NICs each, named in config"),
 }
+
+#: the paper's own figures and tables the pipeline reproduces, in the paper's order (figure stem -> item)
+PAPER_FIGURES = ("fig7_timeline", "fig8b_downtime", "fig9_verbs_cost", "table2_latency", "fig10_training")
+#: figures that belong on another page than the results chapter (stem -> page that shows them)
+FIGURE_PAGE = {"cts_share": "boundary"}
+#: claims without a figure go where their evidence is shown (id prefix -> page or figure)
+CLAIM_HOME = {"boundary_": "boundary", "thm": "theorems", "shift_": "fault_matrix"}
+
 
 def _steps(*rows: tuple[str, str, str]) -> list[dict[str, Any]]:
     return [{"src": a, "dst": b, "label": label, "lost": False} for a, b, label in rows]
@@ -60,58 +73,31 @@ FENCE: dict[str, Any] = {"title": "Switch-back: the WR execution fence", "lanes"
     ("side B", "side B", "CQ event: RECVs reposted on default QP"),
     ("side A", "side A", "notification done: ring withheld WRs: DEFAULT"))}
 
-def _num(text: str) -> str:
-    """A measured value for display: long floats to 4 significant digits, anything else verbatim."""
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return text if len(text) <= 7 else f"{value:.4g}"
-
-
-def claims_table(claims: list[dict[str, str]], with_note: bool = False) -> str:
-    """Claims as paper value beside ours (per backend), compact enough to read: one row per claim."""
-    rows = []
-    for c in claims:
-        unit = f" [{c['unit']}]" if c.get("unit") else ""
-        paper = " ".join(x for x in (c.get("paper", ""), f"({c['paper_text']})" if c.get("paper_text") else "") if x)
-        ours = "; ".join(f"{b}: {_num(c[b])}" for b in ("sim", "rxe", "nic") if c.get(b))
-        row = [f"`{c.get('id', '')}` {c.get('claim', '')}{unit}", paper, ours or "—", f"**{c.get('status', '')}**"]
-        rows.append([*row, c.get("note", "")] if with_note else row)
-    headers = ["claim", "paper", "ours", "status"] + (["note"] if with_note else [])
-    return table(headers, rows)
-
 
 def skipped(obj: Any) -> bool:
     """Whether a result file is the pipeline's "skipped" stub (a manifest-like dict, ``status != ok``)."""
     return isinstance(obj, dict) and obj.get("status") not in (None, "ok") and "check_id" not in obj
 
 
-def skipped_rows(display: str, rows: list[dict[str, str]]) -> str:
-    """The note for a CSV that is the pipeline's "skipped" stub (``status,reason`` rows), else ``""``."""
-    if rows and set(rows[0]) == {"status", "reason"} and all(r.get("status") != "ok" for r in rows):
-        return not_generated(display, f"skipped in this run ({rows[0].get('reason') or 'no reason'})")
-    return ""
+def figure_meta(png: bytes) -> dict[str, str]:
+    """The title, caption, paper item and backends a figure script stored in the PNG (``shift_core.bench.figure
+    .META_KEYS``); empty for a PNG without them."""
+    from PIL import Image
+
+    from shift_core.bench.figure import META_KEYS
+
+    try:
+        text = dict(getattr(Image.open(io.BytesIO(png)), "text", {}) or {})
+    except OSError:
+        return {}
+    return {k: str(text[v]) for k, v in META_KEYS.items() if text.get(v)}
 
 
-def figure_of(claim: dict[str, str], stems: list[str]) -> str | None:
-    """The figure a claim belongs to: its ``figure`` column if any, else by its id's first word.
-
-    A claim ``fig8b_sender_nic_write`` belongs to a figure whose name contains the word ``fig8b``; when several
-    do (``fig8b_downtime``, ``fig8b_detection``), the one whose other words occur in the claim wins.
-    """
-    named = (claim.get("figure") or "").strip()
-    if named:
-        stem = Path(named).stem
-        return stem if stem in stems else None
-    word = (claim.get("id") or "").split("_")[0]
-    candidates = [s for s in stems if word and word in s.split("_")]
-    text = " ".join(str(v) for v in claim.values()).lower()
-    best = [s for s in candidates if any(w in text for w in s.split("_") if w != word)]
-    return best[0] if best else candidates[0] if candidates else None
-
-
-_RUNTIME_KEYS = ("wall_seconds", "seconds", "elapsed_s", "duration_s", "runtime_s")
+def claim_home(claim: claimlib.Claim, stems: list[str]) -> str | None:
+    """Where a claim is shown: its ``figure`` column if that figure exists, else by its id (:data:`CLAIM_HOME`)."""
+    if claim.figure and claim.figure in stems:
+        return claim.figure
+    return next((home for prefix, home in CLAIM_HOME.items() if claim.id.startswith(prefix)), None)
 
 
 @dataclass
@@ -119,22 +105,50 @@ class Renderer:
     """Renders every fragment; ``files`` maps a path under ``_generated/`` to its content."""
 
     data: DataRoot
+    repo: Path = field(default_factory=lambda: Path(__file__).resolve().parents[3])
     files: dict[str, str | bytes] = field(default_factory=dict)
+    _claims: list[claimlib.Claim] | None = None
+    _rocq: set[str] = field(default_factory=set)
 
     # -- helpers -------------------------------------------------------------------------------------
     def emit(self, rel: str, content: str | bytes) -> str:
-        """Queue ``content`` for ``_generated/<rel>``; returns the srcdir-absolute path for links/images."""
-        self.files[rel] = content
+        """Queue ``content`` for ``_generated/<rel>`` (text scrubbed of absolute paths); returns the
+        srcdir-absolute path for links and images."""
+        text = isinstance(content, str)
+        self.files[rel] = provenance.scrub(content, self.repo, self.data.root) if text else content
         return f"/_generated/{rel}"
 
-    def diagram(self, drawable: dict[str, Any] | list[str], slug: str, title: str) -> str:
-        """A sequence diagram as a figure: ``drawable`` is a ``Diagram.to_json`` dict or event labels."""
-        if isinstance(drawable, dict):
-            spec = {"title": drawable.get("title") or title, **drawable}
-        else:
-            spec = seqdiagram.from_labels(drawable, title)
-        path = self.emit(f"diagrams/{slug}.svg", seqdiagram.render(spec))
-        return f"\n```{{figure}} {path}\n:alt: {spec['title']}\n:width: 100%\n\n{spec['title']}\n```\n\n"
+    def claims(self) -> list[claimlib.Claim]:
+        if self._claims is None:
+            self._claims = claimlib.load(self.data.csv("claims.csv") or [])
+        return self._claims
+
+    def figure_stems(self) -> list[str]:
+        return [Path(rel).stem for rel in self.data.files("figures", ".png")]
+
+    def claims_for(self, home: str) -> list[claimlib.Claim]:
+        stems = self.figure_stems()
+        return [c for c in self.claims() if claim_home(c, stems) == home]
+
+    def claims_block(self, home: str, intro: str = "The paper's claims this speaks to", explain: bool = True) -> str:
+        found = self.claims_for(home)
+        if not found:
+            return ""
+        where = "; classes are explained in {doc}`/results`" if explain else ""
+        return f"\n{intro} (from `data/claims.csv`{where}):\n\n" + claimlib.claims_table(found) + "\n"
+
+    def figure(self, stem: str, heading: str = "###", text: str = "", explain: bool = True) -> str:
+        """A pipeline figure with its stored title and caption, ``text`` about it, then the claims about it."""
+        rel = f"figures/{stem}.png"
+        raw = (self.data.root / rel).read_bytes()
+        meta = figure_meta(raw)
+        path = self.emit(rel, raw)
+        title = meta.get("title") or stem
+        caption = meta.get("caption") or f"`data/{rel}`"
+        item = meta.get("paper_item")
+        out = f"{heading} {title}\n\n" if not item else f"{heading} {title}\n\n*Reproduces the paper's {item}.*\n\n"
+        out += f"```{{figure}} {path}\n:alt: {title}\n:width: 100%\n\n{caption} `data/{rel}`\n```\n\n"
+        return out + text + self.claims_block(stem, explain=explain)
 
     # -- chapter 1 -----------------------------------------------------------------------------------
     def status(self) -> None:
@@ -148,28 +162,8 @@ class Renderer:
                 state = str(man.get("status", "?")) + (f": {man['reason']}" if man.get("reason") else "")
             rows.append([f"`{backend}`", what, needs, state])
         out = table(["backend", "what it reproduces", "what it needs", "this run (`data/<backend>/`)"], rows)
-        times = []
-        for stage, man in manifests.items():
-            secs = next((man[k] for k in _RUNTIME_KEYS if isinstance(man.get(k), (int, float))), None)
-            times.append([f"`{stage}`", man.get("status", "?"), "not recorded" if secs is None else f"{secs:.1f} s"])
-        theorem_secs = self._theorem_seconds()
-        out += "\n**Run times recorded by this run's manifests** (`data/<stage>/manifest.json`):\n\n"
-        if times:
-            out += table(["stage", "status", "wall time"], times)
-        else:
-            out += not_generated("data/<stage>/manifest.json")
-        if theorem_secs is not None:
-            out += (f"\nThe theorem checks' own search time (sum of the records' `seconds`): "
-                    f"**{theorem_secs:.2f} s**.\n")
+        out += ("\nEvery stage's commit, versions and wall time are on {doc}`/reference/provenance`.\n")
         self.emit("status.md", out)
-
-    def _theorem_seconds(self) -> float | None:
-        total, seen = 0.0, False
-        for rel in self.data.files("theorems", ".json"):
-            for rec in check_records(self.data.json(rel)):
-                if isinstance(rec.get("seconds"), (int, float)):
-                    total, seen = total + float(rec["seconds"]), True
-        return total if seen else None
 
     def trilemma(self, strategies: dict[str, tuple[str, str]]) -> None:
         """The Trilemma map from ``shift_core.shift.strategy.STRATEGY_TABLE`` (strategy -> gives up, summary)."""
@@ -186,163 +180,150 @@ class Renderer:
         obj = self.data.json("theorems/rocq_xref.json")
         if obj is None:
             return None
-        if isinstance(obj, dict):
-            for key in ("rows", "entries", "xref", "items"):
-                if isinstance(obj.get(key), list):
-                    obj = obj[key]
-                    break
-            else:
-                obj = [{"name": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in obj.items()]
-        return [r for r in obj if isinstance(r, dict)] if isinstance(obj, list) else []
+        rows = obj.get("rows") if isinstance(obj, dict) else obj
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def xref(self) -> None:
         rows = self.xref_rows()
-        preferred = ("rocq", "rocq_loc", "paper", "paper_loc", "python", "check", "kind", "note")
         if rows is None:
             core = full = not_generated("data/theorems/rocq_xref.json")
         else:
+            self._rocq = {str(r.get("rocq")) for r in rows if r.get("rocq")}
+            seen: set[str] = set()
+
+            def render(r: dict[str, Any], anchors: bool) -> list[str]:
+                name = str(r.get("rocq") or "")
+                anchor = ""
+                if anchors and name and name not in seen:
+                    seen.add(name)
+                    anchor = f'<span id="{records.rocq_anchor(name)}"></span>'
+                loc = f"<br><small>{code_wbr(str(r['rocq_loc']))}</small>" if r.get("rocq_loc") else ""
+                paper = (f"<br><small>paper: {code_wbr(str(r['paper']))}</small>"
+                         if r.get("paper") and r.get("paper") != name else "")
+                check = f"<br><small>check {code_wbr(str(r['check']))}</small>" if r.get("check") else ""
+                return [(f"{anchor}{code_wbr(name)}" if name else "—") + loc + paper,
+                        code_wbr(str(r.get("python", ""))) + check, str(r.get("kind", "")),
+                        escape(str(r.get("note", "")))]
+
+            heads = ["Rocq (file:line, paper name)", "Python (check)", "kind", "note"]
             core_rows = [r for r in rows if "core/" in json.dumps(r).lower()]
-            core = dict_table(core_rows, preferred) if core_rows else admonition(
+            core = table(heads, [render(r, False) for r in core_rows], raw=True) if core_rows else admonition(
                 "note", "The cross-reference has no rows for Rocq `Core/*.v` in this run.")
-            full = dict_table(rows, preferred) + f"\n{len(rows)} rows, from `data/theorems/rocq_xref.json`.\n"
+            full = table(heads, [render(r, True) for r in rows], raw=True) + \
+                f"\n{len(rows)} rows, from `data/theorems/rocq_xref.json`.\n"
         self.emit("model_xref.md", core)
         self.emit("xref.md", full)
 
     # -- chapter 3: theorem records ------------------------------------------------------------------
-    def record(self, rec: dict[str, Any], level: str = "###") -> str:
-        cid = str(rec.get("check_id", "?"))
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "__", cid)
-        passed = rec.get("passed")
-        source = {"paper": "the paper's claim", "theorem": "the theorem"}.get(str(rec.get("expected_from")), "")
-        expected = f"expected {rec.get('expected')}" + (f", from {source}" if source else "")
-        if rec.get("disagrees_with_paper"):
-            outcome = " — **disagrees with the paper** (complete search, controls passed)"
-        else:
-            outcome = " — **check passed**" if passed else " — **CHECK FAILED**" if passed is False else ""
-        verdict = f"{rec.get('verdict')} ({expected}){outcome}"
-        out = f"{level} `{cid}`: {rec.get('title', '')}\n\n"
-        if rec.get("disagrees_with_paper"):
-            out += admonition("important", f"The search's verdict (**{rec.get('verdict')}**) differs from what the "
-                                           f"paper implies (**{rec.get('expected')}**). This is reported as found, "
-                                           "not tuned away; see the notes below.", title="Disagreement with the paper")
-        out += table(["field", "value"], [
-            ["kind", {"W": "W (witness)", "E": "E (bounded exhaustive search)", "P": "P (property-based)"}
-             .get(str(rec.get("kind")), rec.get("kind"))],
-            ["Rocq name (a6e39e0)", f"`{rec['rocq_name']}`" if rec.get("rocq_name") else "not mechanized in Rocq"],
-            ["paper name (e3e862e)", f"`{rec['paper_name']}`" if rec.get("paper_name") else "same as Rocq"],
-            ["trace universe / mode", rec.get("mode", "")],
-            ["bound", rec.get("bound", {})],
-            ["verdict", verdict],
-            ["states generated", rec.get("states")],
-            ["distinct states", rec.get("unique_states")],
-            ["max depth", rec.get("max_depth")],
-            ["search complete", rec.get("complete")],
-            ["seconds", rec.get("seconds")],
-        ])
-        controls = rec.get("controls") or []
-        if controls:
-            out += "\n**Positive controls** (each must succeed, so the search is not vacuous):\n\n"
-            out += table(["control", "passed", "detail"],
-                         [[c.get("name"), c.get("passed"), c.get("detail", "")] for c in controls])
-        if rec.get("counts"):
-            out += "\n**Counts:**\n\n" + table(["quantity", "value"], sorted(rec["counts"].items()))
-        cex = [str(s) for s in rec.get("counterexample") or []]
-        drawn = [d for d in ([rec["diagram"]] if isinstance(rec.get("diagram"), dict) else [])
-                 + list(rec.get("diagrams") or []) if isinstance(d, dict)]
-        if cex:
-            out += f"\n**Shortest counterexample** ({len(cex)} steps):\n"
-            if not drawn:
-                out += self.diagram(cex, slug, f"{cid}: shortest counterexample")
-            out += code("\n".join(f"{i + 1:>2}. {s}" for i, s in enumerate(cex)))
-        for i, d in enumerate(drawn):
-            out += self.diagram(d, f"{slug}.d{i + 1}", f"{cid}: diagram {i + 1}")
-        pair = [[str(s) for s in t] for t in rec.get("counterexample_pair") or []]
-        if pair and not drawn:
-            out += "\n**Counterexample pair** (traces the check sets side by side, e.g. equal sender views):\n"
-            for i, t in enumerate(pair):
-                out += self.diagram(t, f"{slug}.pair{i + 1}", f"{cid}: trace {i + 1} of the pair")
-        if not cex and not pair and not drawn:
-            out += "\nNo counterexample in this record (verdict: holds).\n"
-        if rec.get("notes"):
-            out += "\n" + admonition("note", str(rec["notes"]), title="Notes from the check")
-        return out
+    def section(self, rec: Record, level: str, notes_seen: dict[str, str] | None = None) -> str:
+        return f"({records.label(rec.result.check_id)})=\n" + records.record_section(
+            rec, self.emit, self._rocq, "../reference/xref.html", level, notes_seen)
 
-    def theorem(self, check_id: str) -> list[dict[str, Any]]:
+    def theorem(self, check_id: str) -> list[Record]:
         rel = f"theorems/{check_id}.json"
         obj = self.data.json(rel)
-        recs = check_records(obj)
+        recs: list[Record] = []
         if obj is None:
             out = not_generated(self.data.display(rel))
-        elif not recs and skipped(obj):
+        elif skipped(obj):
             out = not_generated(self.data.display(rel), f"skipped in this run ({obj.get('reason') or 'no reason'})")
-        elif not recs:
-            out = admonition("warning", f"`{self.data.display(rel)}` holds no check record; raw content:")
-            out += code(json.dumps(obj, indent=1, sort_keys=True)[:4000], "json")
         else:
-            out = "".join(self.record(r) for r in recs)
+            cf = self.data.check_file(rel)
+            if cf is None:
+                out = admonition("warning", f"`{self.data.display(rel)}` is not in the producers' record shape "
+                                            f"({self.data.missing.get(rel, '')}); nothing from it is shown.")
+            else:
+                recs = list(cf.records)
+                failed = [r.result.check_id for r in recs if not r.result.passed]
+                wall = f", {cf.wall_seconds:.2f} s of search" if cf.wall_seconds is not None else ""
+                out = (f"{len(recs)} records in `{self.data.display(rel)}`{wall}: "
+                       + ("**every record passed** (verdict as expected, search complete, every positive "
+                          "control succeeded)." if not failed else f"**{len(failed)} FAILED**: "
+                          + ", ".join(f"`{f}`" for f in failed) + ".") + "\n\n")
+                out += records.summary_table(recs, lambda r: f"{{ref}}`{records.short_id(r.check_id)} "
+                                                             f"<{records.label(r.check_id)}>`")
+                out += "\n" + "".join(self.section(r, "###") for r in recs)
         self.emit(f"theorems/{check_id}.md", out)
         return recs
 
-    def theorem_summary(self, by_id: dict[str, list[dict[str, Any]]]) -> None:
-        rows: list[list[Any]] = []
+    def theorem_summary(self, by_id: dict[str, list[Record]]) -> None:
+        out = ""
         for cid, recs in by_id.items():
+            out += f"\n**{{doc}}`{cid}`**"
             if not recs:
-                rows.append([f"{{doc}}`{cid} </theorems/{cid}>`", "not generated in this run", "", "", "", ""])
-            for r in recs:
-                rows.append([f"{{doc}}`{r.get('check_id')} </theorems/{cid}>`", r.get("rocq_name") or "—",
-                             r.get("bound", {}), r.get("states"), r.get("verdict"),
-                             r.get("counterexample_length", len(r.get("counterexample") or [])),
-                             "yes" if r.get("passed") else "NO"])
-        self.emit("theorems_summary.md", table(
-            ["check", "Rocq name", "bound", "states", "verdict", "counterexample length", "passed"], rows))
+                out += ": not generated in this run.\n"
+                continue
+            out += "\n\n" + records.summary_table(recs, lambda r: f"{{ref}}`{records.short_id(r.check_id)} "
+                                                               f"<{records.label(r.check_id)}>`")
+        self.emit("theorems_summary.md", out + self.claims_block("theorems", "The paper's theorem claims"))
 
     # -- chapter 4 -----------------------------------------------------------------------------------
     def boundary(self) -> None:
         obj = self.data.json("boundary/boundary.json")
-        recs = check_records(obj)
+        recs: list[Record] = []
         if obj is None:
             out = not_generated("data/boundary/boundary.json")
-        elif not recs and skipped(obj):
+        elif skipped(obj):
             out = not_generated("data/boundary/boundary.json",
                                 f"skipped in this run ({obj.get('reason') or 'no reason'})")
-        elif recs:
-            out = self.table1(obj) + "### Verdict per protocol check\n\n" + table(
-                ["protocol check", "verdict", "expected", "passed", "states", "counterexample length"],
-                [[f"`{r.get('check_id')}`", r.get("verdict"), r.get("expected"), r.get("passed"), r.get("states"),
-                  r.get("counterexample_length", len(r.get("counterexample") or []))] for r in recs])
-            out += "\n### Each protocol's search\n\n" + "".join(self.record(r, "####") for r in recs)
-            sens = obj.get("sensitivity") if isinstance(obj, dict) else None
-            if isinstance(sens, list) and sens and all(isinstance(r, dict) for r in sens):
-                out += ("\n### Sensitivity to SHIFT's design choices\n\nEach check's verdict under every restart "
-                        "policy and ACK granularity:\n\n:::{dropdown} "
-                        f"{len(sens)} searches\n" + dict_table(sens) + ":::\n\n")
         else:
-            out = admonition("note", "`data/boundary/boundary.json` is not a list of check records; shown as is:")
-            out += code(json.dumps(obj, indent=1, sort_keys=True)[:6000], "json")
-        cts = self.data.csv("boundary/cts_share.csv")
+            try:
+                recs = records_of(obj.get("protocols") if isinstance(obj, dict) else None)
+            except ValueError as exc:
+                self.data.missing.setdefault("boundary/boundary.json", f"unreadable: {exc}")
+            if not recs:
+                out = admonition("warning", "`data/boundary/boundary.json` holds no protocol records in the "
+                                            "producers' shape; nothing from it is shown.")
+            else:
+                notes_seen: dict[str, str] = {}
+                out = self.table1(obj, notes_seen) + self.claims_block("boundary", "The paper's Table 1 claims")
+                out += "### Verdict per protocol check\n\n" + records.summary_table(
+                    recs, lambda r: f"{{ref}}`{r.check_id} <{records.label(r.check_id)}>`")
+                out += "\n### Each protocol's search\n\n" + "".join(self.section(r, "####", notes_seen)
+                                                                        for r in recs)
+                sens = obj.get("sensitivity")
+                if isinstance(sens, list) and sens and all(isinstance(r, dict) for r in sens):
+                    out += self.sensitivity(sens)
         out += "\n### The CTS share of RDMA bytes\n\n"
-        out += not_generated("data/boundary/cts_share.csv") if cts is None else skipped_rows(
-            "data/boundary/cts_share.csv", cts) or (
-            dict_table(cts) + f"\n{len(cts)} rows from `data/boundary/cts_share.csv`; the paper says CTS bytes are "
-            "**< 0.02 %** of RDMA traffic in its training setting.\n")
+        if "cts_share" in self.figure_stems():
+            out += self.figure("cts_share", "####")
+        else:
+            out += not_generated("data/figures/cts_share.png")
         self.emit("boundary.md", out)
 
-    def table1(self, obj: Any) -> str:
-        """The paper's Table 1 beside the derived verdicts, and every disagreement (from ``boundary.json``)."""
+    def sensitivity(self, rows: list[dict[str, Any]]) -> str:
+        heads = ["check_id", "restart", "ack", "atomic_guard", "verdict", "unique_states", "violations"]
+        body = [[f"`{r.get('check_id', '')}`", r.get("restart", ""), r.get("ack", ""),
+                 "yes" if r.get("atomic_guard") else "no", r.get("verdict", ""),
+                 f"{r.get('unique_states', 0):,}" if isinstance(r.get("unique_states"), int) else "",
+                 ", ".join(map(str, r.get("violations") or [])) or "—"] for r in rows]
+        return ("\n### Sensitivity to SHIFT's design choices\n\nEach check's verdict under every restart policy "
+                f"(how SHIFT picks the first WR to resend) and ACK granularity:\n\n:::{{dropdown}} {len(rows)} "
+                "searches\n" + table(heads, body) + ":::\n\n")
+
+    def table1(self, obj: Any, notes_seen: dict[str, str]) -> str:
+        """The paper's Table 1 beside the derived verdicts, and every disagreement (from ``boundary.json``);
+        a note shared by several disagreements (LL and LL128) is printed once."""
         if not isinstance(obj, dict) or not isinstance(obj.get("paper_table1"), dict):
             return ""
         paper, derived = obj["paper_table1"], obj.get("summary") or {}
         rows = [[f"`{p}`", v, derived.get(p, "not searched"), "yes" if derived.get(p) == v else "**no**"]
                 for p, v in paper.items()]
-        out = "### Table 1: the paper's verdict beside the search's\n\n"
+        out = "### Table 1: the paper's verdict beside the search's\n\n*Reproduces the paper's Table 1.*\n\n"
         out += table(["protocol", "paper", "derived by the search", "agree"], rows)
         if isinstance(obj.get("bound"), dict):
-            out += f"\nBound: `{json.dumps(obj['bound'], sort_keys=True)}`.\n"
+            out += f"\nBound: {records.fmt_bound(obj['bound']).replace('<br>', ', ')}.\n"
+        notes: dict[str, list[dict[str, Any]]] = {}
         for d in obj.get("disagreements") or []:
             if isinstance(d, dict):
-                out += admonition("important", f"Paper: **{d.get('paper')}**; search: **{d.get('model')}**.\n\n"
-                                               f"{d.get('notes', '')}",
-                                  title=f"Disagreement: {d.get('check_id')}")
+                notes.setdefault(str(d.get("notes", "")), []).append(d)
+        for note, ds in notes.items():
+            names = " and ".join(f"`{d.get('check_id')}`" for d in ds)
+            verdicts = "; ".join(f"`{d.get('check_id')}`: paper **{d.get('paper')}**, search **{d.get('model')}**"
+                                 for d in ds)
+            out += f"(disagreement-{len(notes_seen) + 1})=\n" + admonition(
+                "important", f"{verdicts}.\n\n{note}", title=f"Disagreement with the paper: {names.replace('`', '')}")
+            notes_seen[note] = f"{{ref}}`the disagreement with the paper above <disagreement-{len(notes_seen) + 1}>`"
         return out + "\n"
 
     # -- chapter 5 -----------------------------------------------------------------------------------
@@ -351,63 +332,63 @@ class Renderer:
         from shift_core.shift import machine
 
         out = ""
-        for name, trans, title in (("sq", machine.SQ_TRANSITIONS, "Send queue (SQ_TRANSITIONS)"),
-                                   ("rq", machine.RQ_TRANSITIONS, "Receive queue (RQ_TRANSITIONS)")):
-            path = self.emit(f"machine_{name}.svg", diagrams.state_machine_svg(trans, title))
-            out += f"### {title}\n\n```{{figure}} {path}\n:alt: {title}\n:width: 100%\n\n{title}, drawn from "
-            out += f"`shift_core.shift.machine.{name.upper()}_TRANSITIONS` ({len(trans)} transitions).\n```\n\n"
+        for name, trans, title in (("sq", machine.SQ_TRANSITIONS, "Send queue"),
+                                   ("rq", machine.RQ_TRANSITIONS, "Receive queue")):
+            const = f"{name.upper()}_TRANSITIONS"
+            path = self.emit(f"machine_{name}.svg", diagrams.state_machine_svg(trans, f"{title} ({const})"))
+            out += f"### {title}\n\n```{{figure}} {path}\n:alt: {title} state machine\n\n"
+            out += f"The {title.lower()} state machine, drawn from `shift_core.shift.machine.{const}` "
+            out += f"({len(trans)} transitions).\n```\n\n"
             out += f":::{{dropdown}} The {len(trans)} transitions as a table\n"
             out += table(["from", "event", "to"], [[f"`{s.name}`", f"`{e.name}`", f"`{d.name}`"]
                                                    for (s, e), d in trans.items()]) + ":::\n\n"
         self.emit("machine.md", out)
         for name, spec in (("handshake", HANDSHAKE), ("fence", FENCE)):
             path = self.emit(f"{name}.svg", seqdiagram.render(spec))
-            self.emit(f"{name}.md", f"\n```{{figure}} {path}\n:alt: {spec['title']}\n:width: 100%\n\n"
-                                    f"{spec['title']} (paper §4.3, Fig 5).\n```\n\n")
+            self.emit(f"{name}.md", f"\n```{{figure}} {path}\n:alt: {spec['title']}\n\n"
+                                    f"{spec['title']} (the paper's §4.3 and its Fig 5).\n```\n\n")
         from shift_core.shift.strategy import STRATEGY_TABLE
 
         return {name: (st.gives_up, st.summary) for name, st in STRATEGY_TABLE.items()}
 
     # -- chapter 6 -----------------------------------------------------------------------------------
+    def fault_matrix(self) -> str:
+        rows = self.data.csv("sim/faults/faults.csv")
+        if rows is None:
+            return not_generated("data/sim/faults/faults.csv")
+        cfg = self.data.json("sim/faults/faults.json")
+        config = cfg.get("config", {}) if isinstance(cfg, dict) else {}
+        return faults.prose(rows, config if isinstance(config, dict) else {})
+
     def results(self) -> None:
-        claims = self.data.csv("claims.csv")
-        figures = self.data.files("figures", ".png")
-        stems = [Path(rel).stem for rel in figures]
-        out = "## Figures\n\n"
-        if not figures:
-            out += not_generated("data/figures/*.png")
-        for rel in figures:
-            raw = (self.data.root / rel).read_bytes()
-            stem = Path(rel).stem
-            path = self.emit(f"figures/{Path(rel).name}", raw)
-            out += f"### `{stem}`\n\n```{{figure}} {path}\n:alt: {stem}\n:width: 100%\n\n`data/{rel}`\n```\n\n"
-            related = [c for c in claims or [] if figure_of(c, stems) == stem]
-            if related:
-                out += "Paper claims this figure speaks to (from `data/claims.csv`):\n\n" + claims_table(related)
-        out += "\n## Every claim: the paper's number beside ours\n\n"
-        if claims is None:
+        claims = self.claims()
+        stems = self.figure_stems()
+        out = "## How to read the claims\n\n"
+        if not claims:
             out += not_generated("data/claims.csv")
         else:
-            out += claims_table(claims, with_note=True)
-            out += (f"\n{len(claims)} claims from `data/claims.csv` (generated by the pipeline; the paper's values "
-                    "come from the one reference table under `config/`).\n")
-        out += "\n## Tables from the pipeline\n\n"
-        csvs = [r for stage in ("sim", "rxe", "nic", "fastpath", "figures")
-                for r in self.data.files(stage, ".csv")] if self.data.root.is_dir() else []
-        if not csvs:
-            out += "No result tables (`data/{sim,rxe,nic,fastpath,figures}/**/*.csv`) in this run.\n"
-        for rel in csvs:
-            rows = self.data.csv(rel) or []
-            shown = rows[:12]
-            out += f"### `data/{rel}`\n\n"
-            note = skipped_rows(f"data/{rel}", rows)
-            if note:
-                out += note
-                continue
-            out += dict_table(shown) if shown else "(empty)\n"
-            if len(rows) > len(shown):
-                out += f"\nFirst {len(shown)} of {len(rows)} rows; the full table is `data/{rel}`.\n"
-            out += "\n"
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(claims[0].row), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(c.row for c in claims)
+            self.emit("claims.csv", buf.getvalue())
+            out += (f"`data/claims.csv` holds {len(claims)} claims of the paper, each with the paper's value beside "
+                    "ours on every backend that produced one, and a class:\n\n" + claimlib.class_paragraphs(claims)
+                    + "Each claim is shown once, beside the figure or table it is about; "
+                    "{download}`the complete table <_generated/claims.csv>` is one CSV.\n\n")
+        out += "## The paper's figures and tables, reproduced\n\n"
+        paper = [s for s in PAPER_FIGURES if s in stems]
+        if not paper:
+            out += not_generated("data/figures/*.png")
+        out += "".join(self.figure(s, explain=False) for s in paper)
+        own = [s for s in stems if s not in PAPER_FIGURES and s not in FIGURE_PAGE]
+        out += "## The artifact's own figures\n\nNot figures of the paper: views the artifact adds to check the " \
+               "paper's text and its design claims.\n\n"
+        for stem in own:
+            out += self.figure(stem, text=self.fault_matrix() if stem == "fault_matrix" else "", explain=False)
+        rest = [c for c in claims if claim_home(c, stems) is None]
+        if rest:
+            out += "## Claims without a figure\n\n" + claimlib.claims_table(rest)
         self.emit("results.md", out)
 
     # -- chapter 7 -----------------------------------------------------------------------------------
@@ -435,15 +416,12 @@ class Renderer:
 
     def provenance(self) -> None:
         manifests = self.data.manifests()
-        out = f"Data root of this build: `{self.data.root}`.\n\n"
+        out = f"Data root of this build: `{self.data.display_root(self.repo)}`.\n\n"
         if manifests:
-            out += "## Stage manifests\n\n"
-            cols = ("status", "backend", "commit", "created", "config_hash", "reason", "host", "python")
-            out += table(["stage", *cols], [[f"`data/{s}/`", *[m.get(c, "") for c in cols]]
-                                            for s, m in manifests.items()])
-            for stage, man in manifests.items():
-                out += f"\n### `data/{stage}/manifest.json`\n\n" + code(json.dumps(man, indent=1, sort_keys=True),
-                                                                      "json")
+            out += "## Stages\n\n" + provenance.stage_table(manifests)
+            out += ("\nWall time is each manifest's `wall_seconds` (the stage's measured run time); "
+                    "*not recorded* means the manifest has none.\n\n## Platform\n\n" + provenance.host_line(manifests))
+            out += "\n## Package versions\n\n" + provenance.versions_table(manifests)
         else:
             out += not_generated("data/<stage>/manifest.json")
         out += "\n## Files this book looked for and did not find\n\n"

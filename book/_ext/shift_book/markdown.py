@@ -20,12 +20,18 @@ def cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A pipe table (every row padded or cut to the header's width)."""
+def raw_cell(text: Any) -> str:
+    """Pre-formatted MyST / inline HTML as one cell: only pipes and newlines are escaped."""
+    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False) -> str:
+    """A pipe table (every row padded or cut to the header's width); ``raw``: cells are already MyST."""
+    fmt = raw_cell if raw else cell
     out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         vals = [*list(row)[: len(headers)], *[""] * (len(headers) - len(row))]
-        out.append("| " + " | ".join(cell(v) for v in vals) + " |")
+        out.append("| " + " | ".join(fmt(v) for v in vals) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -52,3 +58,12 @@ def code(text: str, lang: str = "text") -> str:
     """A fenced code block (fence longer than any backtick run inside)."""
     fence = "````" if "```" in text else "```"
     return f"\n{fence}{lang}\n{text.rstrip()}\n{fence}\n\n"
+
+
+def code_wbr(text: str) -> str:
+    """``text`` as inline HTML code that may wrap after ``.``, ``_`` and ``/`` (long dotted identifiers in narrow
+    table columns), never inside a word."""
+    import html
+    import re
+
+    return "<code>" + re.sub(r"([._/])", r"\1<wbr>", html.escape(text)) + "</code>"
