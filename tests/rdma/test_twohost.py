@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from shift_core.realverbs import results
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book"))
+import producers
 
 pytestmark = [pytest.mark.rxe, pytest.mark.timeout(5400)]
 REPO = Path(__file__).resolve().parents[2]
@@ -122,3 +128,29 @@ def test_perftest_ran_with_and_without_libshift_interleaved(twohost: dict[str, A
             assert len(reps) >= 5, (tool, mode)
             assert any(r["valid"] == "True" for r in reps), reps  # a calibration failure is a row, not a crash
     assert "ib_write_lat_pair_ratio_median" in _json("interposer")["summary"]
+
+
+#: the paper items drawn from the two-host run, and the data they draw (contract 2)
+FIGURES = {"fig7_timeline": "timeline", "fig8b_downtime": "downtime", "fig9_verbs_cost": "verbs_cost",
+           "table2_latency": "latency"}
+
+
+def test_the_figures_draw_the_two_host_run_beside_the_sim_and_the_claims_fill_the_rxe_column(
+        twohost: dict[str, Any], tmp_path: Path) -> None:
+    """What the pipeline's figure and claims rules do with data/rxe/ (the real scripts, on a copy of the run's
+    files beside small sim runs, so no extra guest boot): every figure has an rxe panel, and every claim whose
+    metric the suite measures has an rxe value."""
+    shutil.copytree(DATA, tmp_path / "rxe", ignore=shutil.ignore_patterns("perftest*", "failover*"))
+    shutil.copy(DATA / "twohost.json", tmp_path / "rxe" / "manifest.json")
+    for stem in FIGURES.values():
+        producers.bench(stem, tmp_path / "sim", {"sizes": [1, 16]} if stem == "latency" else None)
+    for fig, stem in FIGURES.items():
+        out = tmp_path / "figures" / f"{fig}.png"
+        producers.figure(fig, [tmp_path / "sim" / f"{stem}.csv", tmp_path / "rxe" / "manifest.json"], out)
+        assert Image.open(out).info["shift:backends"] == "sim, rxe", fig
+    producers.claims(tmp_path)
+    rows = _rows(tmp_path / "claims.csv")
+    measured = [r for r in rows if r["source"].startswith(("Fig 7", "Fig 8b", "Fig 9", "Table 2"))
+                and r["id"].split("_")[0] != "detection" and r["rxe"]]
+    assert len(measured) >= 20, [(r["id"], r["rxe"]) for r in rows]
+    assert all(r["nic"] == "" for r in rows)  # soft-RoCE never fills the nic column

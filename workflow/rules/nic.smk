@@ -4,7 +4,6 @@
 # against the devices' driver: soft-RoCE numbers are never labelled nic). nic_probe writes the nic stage's
 # manifest: skipped with the reason when there is no peer or the hosts run soft-RoCE, else the suite's status.
 from shift_core.realverbs.stage import outputs as twohost_files
-from shift_core.realverbs.stage import pipeline_outputs as twohost_outputs
 
 TWOHOST = config["backends"]["nic"]
 
