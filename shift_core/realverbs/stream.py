@@ -119,16 +119,10 @@ def sender(ep: Endpoint, peer: dict[str, Any], op: str, nbytes: int, depth: int,
         on_default += ep.on_default()
         now = time.monotonic_ns()
         for wc in wcs:
-            if wc.wr_id not in outstanding:
-                continue
-            slot = outstanding.pop(wc.wr_id)
-            if wc.ok:
-                res.completed += 1
+            settled = _settle(wc, outstanding, res, op, nbytes, expected, mr)
+            if settled:
                 good += nbytes
-                res.last_completed[slot] = max(res.last_completed[slot], wc.wr_id)
-                if op == "read" and mr.read(nbytes, slot * nbytes) != expected[slot]:
-                    res.read_bad += 1
-            else:
+            elif settled is not None:
                 if res.first_error_ns is None:
                     res.first_error_ns = now - t0_ns
                 if len(res.errors) < 20:
@@ -160,16 +154,25 @@ def _drain(ep: Endpoint, outstanding: dict[int, int], res: StreamResult, t0_ns: 
     while outstanding and time.monotonic() < deadline:
         wcs = ep.poll(64)
         for wc in wcs:
-            if wc.wr_id not in outstanding:
-                continue
-            slot = outstanding.pop(wc.wr_id)
-            if wc.ok:
-                res.completed += 1
-                res.last_completed[slot] = max(res.last_completed[slot], wc.wr_id)
-                if op == "read" and ep.mr.read(nbytes, slot * nbytes) != expected[slot]:
-                    res.read_bad += 1
+            _settle(wc, outstanding, res, op, nbytes, expected, ep.mr)
         if not wcs:
             idle()
+
+
+def _settle(wc: Any, outstanding: dict[int, int], res: StreamResult, op: str, nbytes: int, expected: list[bytes],
+            mr: Any) -> bool | None:
+    """Account one completion: ``None`` if it is not one of the stream's WRs, else whether it succeeded (a READ's
+    landed bytes are checked against what the peer's slot holds)."""
+    if wc.wr_id not in outstanding:
+        return None
+    slot = outstanding.pop(wc.wr_id)
+    if not wc.ok:
+        return False
+    res.completed += 1
+    res.last_completed[slot] = max(res.last_completed[slot], wc.wr_id)
+    if op == "read" and mr.read(nbytes, slot * nbytes) != expected[slot]:
+        res.read_bad += 1
+    return True
 
 
 def receiver(ep: Endpoint, ch: Channel, op: str, nbytes: int, slots: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -40,6 +40,13 @@ def _asked(config: pytest.Config) -> bool:
             or ("rxe" in expr and "not rxe" not in expr))
 
 
+def _unavailable(what: str, why: str) -> NoReturn:
+    """CI must run the guests (a missing tool there is a failure); elsewhere their tests skip with the reason."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} unavailable in CI: {why}")
+    pytest.skip(f"{what} unavailable: {why}")
+
+
 @pytest.fixture(scope="session")
 def rxe_suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The in-guest suite's results (:class:`rxe_guest.SuiteRun`), from one boot per test session."""
@@ -51,16 +58,12 @@ def rxe_suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     g = _guest_module()
     reason = g.preflight()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"rxe guest unavailable in CI: {reason}")
-        pytest.skip(f"rxe guest unavailable: {reason}")
+        _unavailable("rxe guest", reason)
     run_dir = Path(os.environ.get("SHIFT_RXE_RUN_DIR", tmp_path_factory.mktemp("rxe-run")))
     try:
         run = g.run_suite(run_dir)
     except g.GuestUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"rxe guest unavailable in CI: {exc}")
-        pytest.skip(f"rxe guest unavailable: {exc}")
+        _unavailable("rxe guest", str(exc))
     summary = g.summarize(run)
     print("\n" + summary, file=sys.stderr)
     (run_dir / "summary.txt").write_text(summary)
@@ -82,9 +85,7 @@ def twohost(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
     why = th.preflight()
     if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"two guests unavailable in CI: {why}")
-        pytest.skip(f"two guests unavailable: {why}")
+        _unavailable("two guests", why)
     work = tmp_path_factory.mktemp("twohost")
     t0 = time.monotonic()
     try:
@@ -92,14 +93,13 @@ def twohost(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             overlay = work / "guests.yaml"
             overlay.write_text(yaml.safe_dump({"backends": {"nic": guests.stage_config()}}))
             boot = time.monotonic() - t0
-            proc = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--snakefile",
-                                   "workflow/Snakefile", "--profile", "workflow/profiles/quick", "--configfile",
-                                   str(overlay), "--forcerun", "twohost_suite", "data/rxe/twohost.json"],
+            # the target first: --configfile and --forcerun take every word after them
+            proc = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "data/rxe/twohost.json",
+                                   "--snakefile", "workflow/Snakefile", "--profile", "workflow/profiles/quick",
+                                   "--forcerun", "twohost_suite", "--configfile", str(overlay)],
                                   cwd=PROJECT, capture_output=True, text=True, timeout=5000, check=False)
     except g.GuestUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"two guests unavailable in CI: {exc}")
-        pytest.skip(f"two guests unavailable: {exc}")
+        _unavailable("two guests", str(exc))
     wall = time.monotonic() - t0
     log = (PROJECT / "logs" / "rxe" / "twohost.log")
     manifest = DATA / "twohost.json"

@@ -4,8 +4,8 @@ The session fixture (``twohost``, tests/rdma/conftest.py) boots the rxe image tw
 (``workflow/scripts/rxe/twohost.py``: host + peer, each with soft-RoCE on a primary and a backup link to the
 other guest, sshd reached through a forwarded port) and runs
 
-    snakemake --snakefile workflow/Snakefile --profile workflow/profiles/quick --configfile <guests.yaml> \\
-        data/rxe/twohost.json
+    snakemake data/rxe/twohost.json --snakefile workflow/Snakefile --profile workflow/profiles/quick \\
+        --forcerun twohost_suite --configfile <guests.yaml>
 
 in the project, where ``<guests.yaml>`` is what ``shift rxe twohost`` writes (ssh aliases, devices, the
 management address, cable-pull fault commands, backend rxe). The stage reaches both guests over ssh, copies
@@ -71,16 +71,19 @@ def test_shift_keeps_write_and_read_streams_going_on_the_backup_with_every_byte_
         twohost: dict[str, Any]) -> None:
     """A primary link goes down at 5 s (the peer's: receiver_nic; the host's: sender_nic) and comes back at
     10 s: SHIFT's WRITE and READ streams fail over, the target's buffers (WRITE) and every landed READ are
-    checked end to end, and traffic flows between fault and recovery."""
+    checked end to end, and traffic flows in every sample between the first success on the backup and the
+    recovery. (When the backup takes over depends on detection, RC timeout x retries, which a loaded TCG host
+    stretches from ~1 s to ~2 s: the samples before it are not asserted.)"""
     frame = _rows(DATA / "timeline.csv")
     for op in ("write", "read"):
         for site in ("receiver_nic", "sender_nic"):
             (run,) = [r for r in _runs("shift") if r["run"] == f"shift/{op}/{site}"]
             assert run["data_intact"], run
-            assert run["first_backup_ok_s"] is not None and run["first_backup_ok_s"] > 5.0, run
+            backup_s = run["first_backup_ok_s"]
+            assert backup_s is not None and 5.0 < backup_s < 9.0, run
             during = [float(r["gbps"]) for r in frame if (r["strategy"], r["op"], r["site"]) == ("shift", op, site)
-                      and 6.0 < float(r["t_s"]) <= 10.0]
-            assert during and min(during) > 0, (op, site, during)
+                      and backup_s <= float(r["t_s"]) - 1.0 and float(r["t_s"]) <= 10.0]
+            assert during and min(during) > 0, (op, site, backup_s, during)
 
 
 def test_none_surfaces_the_error_and_stops(twohost: dict[str, Any]) -> None:

@@ -81,6 +81,15 @@ def _events_and_plan() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return events, {"runs": runs, "rc": {"timeout": 14, "retry_cnt": 6}, "label": "rxe", "max_skew_ms": 5}
 
 
+class Setup:
+    """What :func:`stage.write` reads of the controller's setup (both hosts probed, the peer's address)."""
+
+    host = peer = type("R", (), {"dest": "h"})()
+    probes: ClassVar[dict[str, Any]] = {"host": {"hostname": "a", "devices": {}, "python": "3"},
+                                        "peer": {"hostname": "b", "devices": {}, "python": "3"}}
+    peer_addr = "10.0.0.2"
+
+
 def test_every_table_has_the_sims_columns(sim: dict[str, Any]) -> None:
     events, plan = _events_and_plan()
     cfg = load_config()["backends"]["nic"]["suite"]
@@ -129,12 +138,6 @@ def test_a_stem_whose_runs_all_failed_is_written_failed_with_no_numbers(tmp_path
         if plan["runs"][e["index"]]["meta"]["stem"] == "latency":
             e.update(status="failed", error="TimeoutError: write latency loop stalled", result=None)
 
-    class Setup:
-        host = peer = type("R", (), {"dest": "h"})()
-        probes: ClassVar[dict[str, Any]] = {"host": {"hostname": "a", "devices": {}, "python": "3"},
-                                            "peer": {"hostname": "b", "devices": {}, "python": "3"}}
-        peer_addr = "10.0.0.2"
-
     nic = {"suite": {"timeline": {"fault_at_s": 5, "recover_at_s": 10}}}
     m = stage.write(plan, events, nic, Setup(), tmp_path, 12.0)
     lat = json.loads((tmp_path / "rxe" / "latency.json").read_text())
@@ -151,12 +154,6 @@ def test_the_claims_table_reads_what_the_stage_wrote_and_nothing_from_a_failed_s
     for e in events:
         if plan["runs"][e["index"]]["meta"]["stem"] == "latency":
             e.update(status="failed", error="TimeoutError: stalled", result=None)
-
-    class Setup:
-        host = peer = type("R", (), {"dest": "h"})()
-        probes: ClassVar[dict[str, Any]] = {"host": {"hostname": "a", "devices": {}, "python": "3"},
-                                            "peer": {"hostname": "b", "devices": {}, "python": "3"}}
-        peer_addr = "10.0.0.2"
 
     stage.write(plan, events, {"suite": {"timeline": {"fault_at_s": 5, "recover_at_s": 10}}}, Setup(), tmp_path, 1.0)
     (tmp_path / "rxe" / "manifest.json").write_text(json.dumps({"status": "ok"}))
