@@ -45,6 +45,15 @@ def measure(settings: Mapping[str, Any], site: str, op: str, seed: int) -> dict[
     return row
 
 
+def summarize(frame: pd.DataFrame) -> dict[str, float]:
+    """Mean downtime per (site, op), their maximum, and the runs that never failed over (any backend)."""
+    means = frame.groupby(["site", "op"])["downtime_us"].mean()
+    summary: dict[str, float] = {f"mean_us_{key[0]}_{key[1]}": float(v) for key, v in means.items()}  # type: ignore[index]
+    summary["max_mean_us"] = float(means.max())
+    summary["runs_without_failover"] = int(frame["downtime_us"].isna().sum())
+    return summary
+
+
 def run(settings: Mapping[str, Any]) -> BenchResult:
     """``downtime.runs`` fault injections per (site, op); summary = means per scenario and their maximum."""
     why = layer_missing()
@@ -54,10 +63,7 @@ def run(settings: Mapping[str, Any]) -> BenchResult:
     rows = [measure(settings, site, op, seed * 10_000 + r)
             for site in p["sites"] for op in p["ops"] for r in range(int(p["runs"]))]
     frame = pd.DataFrame(rows)
-    means = frame.groupby(["site", "op"])["downtime_us"].mean()
-    summary: dict[str, float] = {f"mean_us_{key[0]}_{key[1]}": float(v) for key, v in means.items()}  # type: ignore[index]
-    summary["max_mean_us"] = float(means.max())
-    summary["runs_without_failover"] = int(frame["downtime_us"].isna().sum())
+    summary = summarize(frame)
     notes = {"downtime_us": "first error WC -> first successful WC after fallback (sender layer record)",
              "detect_us": "fault -> first error WC (excluded from the paper's downtime)",
              "rc": {"timeout": settings["fabric"]["rc_timeout"], "retry_cnt": settings["fabric"]["retry_cnt"]}}

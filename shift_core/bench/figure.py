@@ -139,7 +139,8 @@ def backend_bars(frames: Mapping[str, pd.DataFrame], *, x: str, y: str, hue: str
 
     :returns: the seaborn ``FacetGrid`` and the backends whose panel is flat.
     """
-    g = sns.catplot(data=pd.concat(frames.values()), x=x, y=y, hue=hue, col="backend", kind="bar", errorbar="sd",
+    data = pd.concat(frames.values(), ignore_index=True)  # one index over the backends
+    g = sns.catplot(data=data, x=x, y=y, hue=hue, col="backend", kind="bar", errorbar="sd",
                     sharey=False, height=3.4, aspect=1.25, col_order=list(frames), **kw)
     flat = []
     for backend, ax in zip(frames, g.axes.flat, strict=True):

@@ -82,6 +82,20 @@ def measure(settings: Mapping[str, Any], variant: str, size: int) -> tuple[list[
     return lat, host_ns
 
 
+def summarize(frame: pd.DataFrame, sizes: list[int], variants: list[str]) -> dict[str, float | str]:
+    """Standard latency and its spread per size, and the worst SHIFT / idle-QP ratio over sizes (any backend)."""
+    means = frame.groupby(["variant", "bytes"])["latency_us"].mean()
+    summary: dict[str, float | str] = {}
+    for size in sizes:
+        summary[f"standard_us_{size}"] = float(means[(STANDARD, size)])
+        summary[f"standard_sd_us_{size}"] = float(statistics.pstdev(
+            frame[(frame.variant == STANDARD) & (frame.bytes == size)]["latency_us"]))
+    for variant, key in (("shift", "max_ratio_shift"), ("idle_qps", "max_ratio_idle_qps")):
+        if variant in variants:
+            summary[key] = max(float(means[(variant, s)] / means[(STANDARD, s)]) for s in sizes)
+    return summary
+
+
 def run(settings: Mapping[str, Any]) -> BenchResult:
     """Every (variant, size) of ``latency``; summary = max over sizes of the SHIFT / idle-QP latency ratios."""
     p = settings["latency"]
@@ -98,15 +112,7 @@ def run(settings: Mapping[str, Any]) -> BenchResult:
     if not rows:
         raise BenchUnavailable("; ".join(skipped.values()))
     frame = pd.DataFrame(rows)
-    means = frame.groupby(["variant", "bytes"])["latency_us"].mean()
-    summary: dict[str, float | str] = {}
-    for size in p["sizes"]:
-        summary[f"standard_us_{size}"] = float(means[(STANDARD, size)])
-        summary[f"standard_sd_us_{size}"] = float(statistics.pstdev(
-            frame[(frame.variant == STANDARD) & (frame.bytes == size)]["latency_us"]))
-    for variant, key in (("shift", "max_ratio_shift"), ("idle_qps", "max_ratio_idle_qps")):
-        if variant not in skipped:
-            summary[key] = max(float(means[(variant, s)] / means[(STANDARD, s)]) for s in p["sizes"])
+    summary = summarize(frame, list(p["sizes"]), [v for v in VARIANTS if v not in skipped])
     notes = {"latency": "virtual time: round trip / 2 of a WRITE ping-pong polled on the last byte (µs)",
              "host_ns_per_iter": "wall clock of this Python loop per iteration (context, not the paper's metric)",
              "skipped": skipped}

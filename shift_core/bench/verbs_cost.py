@@ -122,6 +122,20 @@ def data_verbs(settings: Mapping[str, Any], variant: str) -> dict[str, float]:
     return {verb: total / (batches * BATCH) / 1e3 for verb, total in sums.items()}
 
 
+def summarize(frame: pd.DataFrame) -> dict[str, float]:
+    """Per verb: the median time of each variant (ns) and SHIFT's added percentage (any backend)."""
+    med = frame.groupby(["variant", "verb"])["time_us"].median()
+    summary: dict[str, float] = {}
+    for verb in (*CONTROL, *DATA):
+        std, shf = float(med[(STANDARD, verb)]), float(med[("shift", verb)])
+        summary[f"standard_ns_{verb}"] = std * 1e3
+        summary[f"shift_ns_{verb}"] = shf * 1e3
+        summary[f"added_pct_{verb}"] = 100 * (shf - std) / std
+    summary["max_added_pct_data_verbs"] = max(summary[f"added_pct_{v}"] for v in DATA)
+    summary["shadow_setup_ms"] = float(med[("shift", "shadow_setup")]) / 1e3
+    return summary
+
+
 def run(settings: Mapping[str, Any]) -> BenchResult:
     """Both variants; summary = the SHIFT columns and the added percentage per verb."""
     why = layer_missing()
@@ -136,15 +150,7 @@ def run(settings: Mapping[str, Any]) -> BenchResult:
         for verb, us in data_verbs(settings, variant).items():
             rows.append({"variant": variant, "verb": verb, "rep": 0, "time_us": us})
     frame = pd.DataFrame(rows)
-    med = frame.groupby(["variant", "verb"])["time_us"].median()
-    summary: dict[str, float] = {}
-    for verb in (*CONTROL, *DATA):
-        std, shf = float(med[(STANDARD, verb)]), float(med[("shift", verb)])
-        summary[f"standard_ns_{verb}"] = std * 1e3
-        summary[f"shift_ns_{verb}"] = shf * 1e3
-        summary[f"added_pct_{verb}"] = 100 * (shf - std) / std
-    summary["max_added_pct_data_verbs"] = max(summary[f"added_pct_{v}"] for v in DATA)
-    summary["shadow_setup_ms"] = float(med[("shift", "shadow_setup")]) / 1e3
+    summary = summarize(frame)
     notes = {"time_us": "wall clock on this host (Python), median over repetitions for control verbs",
              "modify_qp_rts": "RESET -> INIT -> RTR -> RTS in one call (the SHIFT QP exposes to_rts only)",
              "shadow_setup": "background replay of the shadow verbs on the backup NIC (both hosts)"}

@@ -1,4 +1,7 @@
-"""``shift rxe build|boot|run|test|nic``: the soft-RoCE guest and the real-verbs stages (rxe, nic).
+"""``shift rxe build|boot|run|test|nic|twohost``: the soft-RoCE guest and the real-verbs stages (rxe, nic).
+
+``nic`` runs the two-host suite (:mod:`shift_core.realverbs`) between this machine (or ``backends.nic.host``)
+and ``backends.nic.peer`` over ssh; ``twohost`` boots two guests as such a pair and runs a command against them.
 
 The host side lives in ``workflow/scripts/rxe/rxe_guest.py`` (shared with the pipeline and tests/rdma); this
 module is its command line. Missing QEMU / debootstrap / root is a one-line error, or -- with
@@ -126,47 +129,80 @@ def register(group: click.Group) -> None:
                              f"(see {out}/guest.log)")
 
     @rxe.command()
-    @click.option("--devices", default=lambda: os.environ.get("SHIFT_NIC_DEVICES", ""),
-                  help="host A primary,A backup,B primary,B backup (or $SHIFT_NIC_DEVICES).")
-    @click.option("--gid-index", default=3, show_default=True, help="RoCE v2 GID index of the NICs.")
-    @click.option("--python", "python", default="/usr/bin/python3", show_default=True,
-                  help="The interpreter that has the distribution's python3-pyverbs.")
-    @click.option("--out", "out", default="data/nic", show_default=True, type=click.Path(path_type=Path))
-    def nic(devices: str, gid_index: int, python: str, out: Path) -> None:
-        """The backend conformance suite on real NICs (backend ``nic``), or a 'skipped' manifest saying why."""
-        from shift_core.results import manifest, write_json_atomic
+    @click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path),
+                  help="Config file(s) merged over config/config.yaml (e.g. the one `shift rxe twohost` writes).")
+    @click.option("--peer", default=None, help="ssh destination of the peer (backends.nic.peer).")
+    @click.option("--host", "host", default=None, help="'local' or an ssh destination (backends.nic.host).")
+    @click.option("--devices", default=None, help="primary,backup (both hosts) or host primary,host backup,peer "
+                  "primary,peer backup (backends.nic.devices).")
+    @click.option("--backend", type=click.Choice(["nic", "rxe"]), default=None,
+                  help="Label of the results, checked against the devices' driver (backends.nic.backend).")
+    @click.option("--parts", default="", help="Comma-separated subset of: verbs_cost, latency, interposer, "
+                  "timeline, downtime, faults (default: all).")
+    @click.option("--data", "data", default="data", show_default=True, type=click.Path(path_type=Path),
+                  help="Results root: the suite writes <data>/<backend>/.")
+    def nic(configs: tuple[Path, ...], peer: str | None, host: str | None, devices: str | None,
+            backend: str | None, parts: str, data: Path) -> None:
+        """The real-verbs suite between two hosts over ssh (the nic stage; book/runbook.md)."""
+        from shift_core.bench.config import load_config
+        from shift_core.realverbs.plan import PARTS
+        from shift_core.realverbs.stage import run_stage
 
-        reason = _nic_unavailable(devices, python)
-        if reason:
-            write_json_atomic(out / "manifest.json", manifest("nic", {"devices": devices}, status="skipped",
-                                                              reason=reason))
-            click.echo(f"nic: skipped: {reason}")
-            return
-        env = {**os.environ, "PYTHONPATH": str(PROJECT), "SHIFT_BACKEND": "nic", "SHIFT_DEVICES": devices,
-               "SHIFT_GID_INDEX": str(gid_index), "SHIFT_PROJECT": str(PROJECT)}
-        out.mkdir(parents=True, exist_ok=True)
-        rc = subprocess.run([python, str(RXE_SCRIPTS / "guest_suite.py"), str(out.resolve()), "--parts",
-                             "versions,conformance"], env=env, cwd=PROJECT).returncode
-        write_json_atomic(out / "manifest.json", manifest("nic", {"devices": devices}, status="ok" if rc == 0
-                                                          else "failed", reason="" if rc == 0 else f"rc={rc}"))
+        config = load_config(*configs)
+        nic_cfg = config["backends"]["nic"]
+        for key, value in (("peer", peer), ("host", host), ("backend", backend)):
+            if value is not None:
+                nic_cfg[key] = value
+        if devices is not None:
+            nic_cfg["devices"] = [d for d in devices.split(",") if d]
+        sel = [p for p in parts.split(",") if p]
+        bad = [p for p in sel if p not in PARTS]
+        if bad:
+            raise ShiftUserError(f"unknown --parts {', '.join(bad)}: use {', '.join(PARTS)}")
+
+        def on_event(ev: dict[str, Any]) -> None:
+            if ev["event"] == "run":
+                click.echo(f"  run {ev['index'] + 1}: {ev['name']}: {ev['status']} {ev['error']} "
+                           f"({ev['seconds']:.1f} s)")
+
+        m = run_stage(config, data, lambda msg: click.echo(msg), on_event, sel or None)
+        click.echo(f"{m['backend']}: {m['status']} -> {data}/{m['backend']}/ ({m['runs']} runs, "
+                   f"{len(m['failed_runs'])} failed, {m['wall_seconds']} s) {m['reason']}".rstrip())
+
+    @rxe.command(context_settings={"ignore_unknown_options": True})
+    @click.option("--workdir", default="build/twohost", show_default=True, type=click.Path(path_type=Path),
+                  help="Run folders, ssh key and config of the two guests.")
+    @click.argument("command", nargs=-1, type=click.UNPROCESSED)
+    def twohost(workdir: Path, command: tuple[str, ...]) -> None:
+        """Boot TWO guests as two RDMA hosts (host + peer, soft-RoCE on two links each), run COMMAND with
+        '{config}' replaced by the nic-stage config that points at them, then power both off.
+
+        Example: shift rxe twohost -- snakemake --snakefile workflow/Snakefile --cores 2 --configfile {config}
+        """
+        import yaml
+
+        from shift_core.results import write_text_atomic
+
+        g = guest_module()
+        import twohost as th
+
+        workdir = workdir.resolve()
+        try:
+            with th.two_guests(workdir, log=click.echo) as guests:
+                overlay = workdir / "config.yaml"
+                write_text_atomic(overlay, yaml.safe_dump({"backends": {"nic": guests.stage_config()}}))
+                click.echo(f"host and peer up ({guests.boot_seconds:.0f} s): ssh -F {guests.ssh_config} "
+                           f"shift-host | shift-peer; nic-stage config {overlay}")
+                if not command:
+                    click.echo("no command given: press Ctrl-C to power both guests off")
+                    while True:
+                        time.sleep(3600)
+                argv = [a.replace("{config}", str(overlay)) for a in command]
+                rc = subprocess.run(argv, cwd=PROJECT, env={**os.environ, "SHIFT_TWOHOST_CONFIG": str(overlay)}
+                                    ).returncode
+        except g.GuestUnavailable as exc:
+            raise _unavailable(exc) from None
+        except g.GuestFailed as exc:
+            raise ShiftError(str(exc)) from None
         if rc:
-            raise ShiftError(f"nic conformance failed (rc={rc}); see {out}/conformance.log")
-
-
-def _nic_unavailable(devices: str, python: str) -> str:
-    """Why the nic stage cannot run (empty string when it can)."""
-    names = [d for d in devices.split(",") if d]
-    if len(names) != 4:
-        return "no NICs named in config (need 4: host A primary,A backup,B primary,B backup; --devices or " \
-               "$SHIFT_NIC_DEVICES)"
-    probe = ("import sys\ntry:\n import pyverbs.device as d\nexcept ImportError as e:\n print('pyverbs: '+str(e));"
-             " sys.exit(0)\ntry:\n print(' '.join(x.name.decode() for x in d.get_device_list()))\n"
-             "except Exception as e:\n print('devices: '+str(e))\n")
-    try:
-        got = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"{python} cannot run ({exc}): install the distribution's python3 and python3-pyverbs"
-    if got.startswith(("pyverbs:", "devices:")):
-        return f"{python} has no usable pyverbs ({got}): install python3-pyverbs, or no RDMA on this host"
-    missing = [n for n in names if n not in got.split()]
-    return f"RDMA devices {', '.join(missing)} not found (present: {got or 'none'})" if missing else ""
+            raise SystemExit(rc)

@@ -18,16 +18,20 @@ import rxe_guest  # noqa: E402
 BW = """ #bytes     #iterations    BW peak[Gb/sec]    BW average[Gb/sec]   MsgRate[Mpps]
  65536      400              0.45               0.44   		   0.000839
 ---------------------------------------------------------------------------------------"""
-LAT = """ #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]
- 2       2000          17.86          379.71       18.40     	       20.37       	2.61   """
+LAT_INF = """ #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]
+ 2       200          inf            inf          inf      	       inf         	-nan   		inf     		inf"""
 
 
-def test_perftest_result_rows_are_parsed() -> None:
-    assert guest_suite.parse_perftest("ib_write_bw", BW) == {"bytes": 65536.0, "iters": 400.0, "bw_peak_gbps": 0.45,
-                                                            "bw_avg_gbps": 0.44}
-    lat = guest_suite.parse_perftest("ib_write_lat", LAT)
-    assert lat is not None and lat["t_typical_us"] == 18.40 and lat["t_avg_us"] == 20.37
-    assert guest_suite.parse_perftest("ib_write_bw", "Couldn't connect to 127.0.0.1:18515") is None
+def test_a_perftest_rep_is_a_row_good_or_failed() -> None:
+    good = guest_suite.perftest_row("ib_write_bw", "plain", 0, 0, BW, "", "")
+    assert good["valid"] and good["bw_avg_gbps"] == 0.44 and "output" not in good
+    bad = guest_suite.perftest_row("ib_write_lat", "interposer", 1, 0, LAT_INF,
+                                   "Correlation coefficient r^2: 0.58 < 0.9\n", "server says hi")
+    assert not bad["valid"] and "calibration failed" in bad["reason"]
+    assert "t_typical_us" not in bad and "server says hi" in bad["output"]  # inf is dropped, output kept
+    json.dumps(bad, allow_nan=False)  # the part's JSON stays strict JSON
+    failed = guest_suite.perftest_row("ib_write_bw", "plain", 2, 1, "", "Couldn't connect to 127.0.0.1\n", "")
+    assert not failed["valid"] and "Couldn't connect" in failed["reason"]
 
 
 def test_missing_interposer_is_reported_not_faked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from shift_core.bench.config import config_error
 from shift_core.bench.record import BENCHES
+from shift_core.realverbs.stage import pipeline_outputs as twohost_outputs
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
@@ -21,6 +22,7 @@ SIM_BENCHES = list(BENCHES)
 #: real backends whose copy of a benchmark (data/<backend>/<stem>.csv, contract 2) a figure draws beside the sim's:
 #: their stage manifests are inputs, so a figure is redrawn when a backend's stage reruns
 BACKEND_MANIFESTS = ["data/rxe/manifest.json", "data/nic/manifest.json"]
+BACKEND_MANIFESTS += [p for p in twohost_outputs(config) if p.endswith("/twohost.json")]  # rules/nic.smk
 #: figures rendered by workflow/scripts/figures/<name>.py from the data they list (the first input is the table;
 #: the figure's title, caption and paper item are stored in the PNG, where the book reads them)
 FIGURES = {
@@ -150,6 +152,7 @@ def get_stage_outputs():
         + ["data/theorems/manifest.json", "data/sim/manifest.json", "data/boundary/manifest.json"]
         + ["data/fastpath/manifest.json", "data/rxe/manifest.json", "data/nic/manifest.json"]
         + ["data/proofs/manifest.json"]
+        + twohost_outputs(config)  # rules/nic.smk: the two-host suite's files, when backends.nic.peer is set
     )
 
 

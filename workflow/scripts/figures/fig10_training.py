@@ -16,7 +16,8 @@ else:
 
     frames = backend_frames(smk.input[0])
     style()
-    g = sns.relplot(data=pd.concat(frames.values()), x="t_ms", y="progress_pct", hue="case", style="case",
+    data = pd.concat(frames.values(), ignore_index=True)  # one index over the backends
+    g = sns.relplot(data=data, x="t_ms", y="progress_pct", hue="case", style="case",
                     col="backend", kind="line", height=3.6, aspect=1.7, col_order=list(frames),
                     facet_kws={"sharex": False})
     for backend, ax in zip(frames, g.axes.flat, strict=True):

@@ -15,7 +15,7 @@ else:
     import pandas as pd
 
     frames = backend_frames(smk.input[0])
-    data = pd.concat(frames.values())
+    data = pd.concat(frames.values(), ignore_index=True)
     data["panel"] = data["backend"] + " | " + data["site"].str.replace("_", " ")
     style()
     g = sns.relplot(data=data, x="t_s", y="gbps", hue="strategy", style="strategy", row="panel", col="op",

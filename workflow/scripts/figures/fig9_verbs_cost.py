@@ -18,7 +18,8 @@ else:
 
     frames = backend_frames(smk.input[0])
     style()
-    g = sns.catplot(data=pd.concat(frames.values()), x="verb", y="time_us", hue="variant", col="backend",
+    data = pd.concat(frames.values(), ignore_index=True)  # one index over the backends
+    g = sns.catplot(data=data, x="verb", y="time_us", hue="variant", col="backend",
                     col_wrap=1, kind="bar", estimator="median", errorbar=("pi", 50), sharey=False, height=3.4,
                     aspect=2.3, col_order=list(frames))
     for backend, ax in zip(frames, g.axes.flat, strict=True):

@@ -12,7 +12,9 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=${DEBIAN_SUITE:-bookworm}
 # keep in sync with GUEST_PACKAGES in rxe_guest.py (part of the cache key)
 PKGS=${GUEST_PACKAGES:-libibverbs1,ibverbs-providers,ibverbs-utils,rdmacm-utils,python3,python3-pyverbs,python3-pytest,perftest,iproute2,kmod,procps}
-WANT="rdma_rxe ib_uverbs rdma_ucm ib_umad veth virtio_pci 9p 9pnet_virtio crc32_generic sch_netem"
+# keep in sync with DAEMON_PACKAGES in rxe_guest.py: sshd + Redis for the two-guest topology (twohost.py)
+DAEMONS=${DAEMON_PACKAGES:-openssh-server,redis-server,python3-redis}
+WANT="rdma_rxe ib_uverbs rdma_ucm ib_umad veth macvlan virtio_pci virtio_net 9p 9pnet_virtio crc32_generic sch_netem"
 [ "$(id -u)" = 0 ] || { echo "build.sh: must run as root (debootstrap, chroot)" >&2; exit 2; }
 for t in debootstrap dpkg cpio chroot; do
   command -v $t >/dev/null || { echo "build.sh: $t not found: run scripts/setup-system.sh rxe" >&2; exit 2; }
@@ -26,6 +28,12 @@ debootstrap --variant=minbase --include="$PKGS" "$SUITE" rootfs "$MIRROR" > debo
 stamp "kernel package"
 cp /etc/resolv.conf rootfs/etc/resolv.conf
 chroot rootfs apt-get update -q > apt.log 2>&1 || { tail -n 20 apt.log >&2; exit 1; }
+stamp "daemons ${DAEMONS//,/ } (service starts disabled: nothing may start on the build host)"
+printf '#!/bin/sh\nexit 101\n' > rootfs/usr/sbin/policy-rc.d && chmod 755 rootfs/usr/sbin/policy-rc.d
+chroot rootfs apt-get install -y -q --no-install-recommends ${DAEMONS//,/ } >> apt.log 2>&1 \
+  || { tail -n 20 apt.log >&2; exit 1; }
+rm -f rootfs/usr/sbin/policy-rc.d
+chroot rootfs ssh-keygen -A >> apt.log 2>&1   # host keys in the image (the guests are throwaway test hosts)
 KPKG=$(chroot rootfs apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
 K=${KPKG#linux-image-}
 (cd rootfs/tmp && chroot .. sh -c "cd /tmp && apt-get download -q $KPKG" >> ../../apt.log 2>&1)

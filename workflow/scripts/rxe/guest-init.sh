@@ -10,7 +10,7 @@ mkdir -p /dev/pts /run /tmp; mount -t devpts devpts /dev/pts; mount -t tmpfs tmp
 hostname rxeguest
 ip link set lo up
 echo "GUEST: init start uptime=$(cut -d' ' -f1 /proc/uptime)"
-for m in virtio_pci rdma_rxe rdma_ucm ib_umad veth sch_netem 9p 9pnet_virtio; do
+for m in virtio_pci virtio_net rdma_rxe rdma_ucm ib_umad veth macvlan sch_netem 9p 9pnet_virtio; do
   modprobe $m || echo "GUEST: modprobe $m failed"
 done
 mkdir -p /host /project

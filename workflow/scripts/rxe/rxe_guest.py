@@ -34,6 +34,9 @@ SUITE = os.environ.get("DEBIAN_SUITE", "bookworm")
 #: the guest's Debian packages (also part of the image key)
 GUEST_PACKAGES = ("libibverbs1,ibverbs-providers,ibverbs-utils,rdmacm-utils,python3,python3-pyverbs,"
                   "python3-pytest,perftest,iproute2,kmod,procps")
+#: daemons of the two-guest topology (twohost.py), installed after debootstrap with service starts disabled:
+#: sshd (the nic stage reaches each guest as a user reaches a host) and Redis (SHIFT's KV store, paper §4.2)
+DAEMON_PACKAGES = "openssh-server,redis-server,python3-redis"
 IMAGE_FILES = ("build.sh", "guest-init.sh", "setup.sh", "teardown.sh", "relink.sh")
 HOST_TOOLS = ("qemu-system-x86_64", "debootstrap", "cpio", "dpkg", "chroot")
 #: packages whose versions every result manifest reports
@@ -112,7 +115,7 @@ def preflight() -> str | None:
 
 
 def _scripts_hash() -> str:
-    h = hashlib.sha256(f"{SUITE}|{GUEST_PACKAGES}".encode())
+    h = hashlib.sha256(f"{SUITE}|{GUEST_PACKAGES}|{DAEMON_PACKAGES}".encode())
     for name in IMAGE_FILES:
         h.update((HERE / name).read_bytes())
     return h.hexdigest()[:10]
@@ -193,7 +196,7 @@ def ensure_image(log: Path | None = None) -> Image:
             raise GuestUnavailable("building the rxe guest needs root (debootstrap/chroot) and `sudo -n` is not "
                                    "allowed")
         env = {**os.environ, "DEBIAN_MIRROR": debian_mirror(), "DEBIAN_SUITE": SUITE,
-               "GUEST_PACKAGES": GUEST_PACKAGES}
+               "GUEST_PACKAGES": GUEST_PACKAGES, "DAEMON_PACKAGES": DAEMON_PACKAGES}
         t0 = time.monotonic()
         logf = log or BUILD_ROOT / f"{key}.build.log"
         with open(logf, "w") as fh:
@@ -202,8 +205,9 @@ def ensure_image(log: Path | None = None) -> Image:
         if rc != 0:
             tail = " | ".join(logf.read_text().splitlines()[-3:])
             raise GuestUnavailable(f"guest image build failed (rc={rc}, log {logf}): {tail}")
-        for old in _cached_images():  # keep the cache to the current image
-            if old != out:
+        scripts = key.split("-", 1)[0]
+        for old in _cached_images():  # keep one image per script version: the cache is shared between clones
+            if old != out and old.name.startswith(scripts + "-"):
                 shutil.rmtree(old, ignore_errors=True)
         return Image(out, key, True, time.monotonic() - t0, read_versions(out))
 
@@ -227,9 +231,20 @@ def _pdeathsig() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def boot(image: Image, run_dir: Path, timeout_s: float, project: Path = PROJECT, memory_mb: int = 2048,
-         accel: str | None = None) -> BootResult:
-    """Boot the guest once: it runs ``run_dir/run.sh`` (if present) and powers off. Never leaves QEMU behind."""
+@dataclass
+class Running:
+    """A started guest: its QEMU process and where its console goes (finish with :func:`finish`)."""
+
+    proc: subprocess.Popen[bytes]
+    run_dir: Path
+    accel: str
+    t0: float
+
+
+def start(image: Image, run_dir: Path, project: Path = PROJECT, memory_mb: int = 2048, accel: str | None = None,
+          smp: int = 2, nics: list[str] | None = None, name: str = "") -> Running:
+    """Start the guest (it runs ``run_dir/run.sh`` if present, then powers off); ``nics`` are QEMU network
+    arguments (default ``-nic none``). The process dies with us (own session, PR_SET_PDEATHSIG)."""
     accel = accel or ("kvm" if kvm_usable() else "tcg")
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
@@ -238,35 +253,46 @@ def boot(image: Image, run_dir: Path, timeout_s: float, project: Path = PROJECT,
     for stale in ("console.log", "guest.log", "run.rc"):
         (run_dir / stale).unlink(missing_ok=True)
     cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg,thread=multi", "-cpu", "qemu64"]
-    cmd = [qemu, *cpu, "-smp", "2", "-m", str(memory_mb), "-display", "none", "-no-reboot", "-monitor", "none",
+    cmd = [qemu, *cpu, "-smp", str(smp), "-m", str(memory_mb), "-display", "none", "-no-reboot", "-monitor", "none",
            "-serial", f"file:{console}", "-kernel", str(image.path / "vmlinuz"),
            "-initrd", str(image.path / "guest.cpio"), "-append", "console=ttyS0 quiet panic=-1",
            "-virtfs", f"local,path={run_dir},mount_tag=host,security_model=none,id=host",
            "-virtfs", f"local,path={project},mount_tag=project,security_model=none,id=project,readonly=on",
-           "-nic", "none"]
-    t0 = time.monotonic()
+           *(nics or ["-nic", "none"]), *(["-name", name] if name else [])]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=_pdeathsig)
+    return Running(proc, run_dir, accel, time.monotonic())
+
+
+def finish(run: Running, timeout_s: float) -> BootResult:
+    """Wait up to ``timeout_s`` for the guest to power off (kill it after that); collect its logs."""
     timed_out = False
     try:
-        proc.wait(timeout=timeout_s)
+        run.proc.wait(timeout=max(0.0, timeout_s))
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
-        if proc.poll() is None:
+        if run.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    seconds = time.monotonic() - t0
-    rc_file = run_dir / "run.rc"
+                os.killpg(run.proc.pid, signal.SIGKILL)
+            run.proc.wait()
+    seconds = time.monotonic() - run.t0
+    rc_file = run.run_dir / "run.rc"
     rc = int(rc_file.read_text().strip()) if rc_file.is_file() else None
+    console = run.run_dir / "console.log"
     text = console.read_text(errors="replace") if console.is_file() else ""
-    if proc.stderr is not None:
-        err = proc.stderr.read().decode(errors="replace")
+    if run.proc.stderr is not None:
+        err = run.proc.stderr.read().decode(errors="replace")
         text += f"\n[qemu stderr]\n{err}" if err.strip() else ""
-    glog = run_dir / "guest.log"
-    return BootResult(rc, seconds, accel, timed_out, text, glog.read_text(errors="replace") if glog.is_file() else "",
-                      run_dir)
+    glog = run.run_dir / "guest.log"
+    return BootResult(rc, seconds, run.accel, timed_out, text,
+                      glog.read_text(errors="replace") if glog.is_file() else "", run.run_dir)
+
+
+def boot(image: Image, run_dir: Path, timeout_s: float, project: Path = PROJECT, memory_mb: int = 2048,
+         accel: str | None = None) -> BootResult:
+    """Boot the guest once: it runs ``run_dir/run.sh`` (if present) and powers off. Never leaves QEMU behind."""
+    return finish(start(image, run_dir, project, memory_mb, accel), timeout_s)
 
 
 def write_run_script(run_dir: Path, command: str, setup: bool = True) -> None:
