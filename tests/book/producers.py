@@ -72,6 +72,13 @@ def faults(out: Path, runs: int = 200, *extra: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO)
 
 
+def explore(out: Path, steps: int = 2) -> None:
+    """``shift explore --mode single --steps N`` into ``out`` (single.json, single.csv, single_coverage.csv)."""
+    cmd = [sys.executable, "-m", "shift_core.cli.main", "explore", "--mode", "single", "--steps", str(steps),
+           "--processes", "1", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO)
+
+
 def figure(name: str, inputs: Sequence[Path], output: Path) -> None:
     """``workflow/scripts/figures/<name>.py`` as Snakemake runs it (a ``snakemake`` object with input/output)."""
     smk = SimpleNamespace(input=[str(p) for p in inputs], output=[str(output)], log=[str(output) + ".log"],

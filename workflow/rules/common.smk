@@ -22,7 +22,7 @@ SIM_BENCHES = list(BENCHES)
 #: real backends whose copy of a benchmark (data/<backend>/<stem>.csv, contract 2) a figure draws beside the sim's:
 #: their stage manifests are inputs, so a figure is redrawn when a backend's stage reruns
 BACKEND_MANIFESTS = ["data/rxe/manifest.json", "data/nic/manifest.json"]
-BACKEND_MANIFESTS += [p for p in twohost_outputs(config) if p.endswith("/twohost.json")]  # rules/nic.smk
+BACKEND_MANIFESTS += [p for p in twohost_outputs(config) if p.endswith("twohost.json")]  # rules/nic.smk
 #: figures rendered by workflow/scripts/figures/<name>.py from the data they list (the first input is the table;
 #: the figure's title, caption and paper item are stored in the PNG, where the book reads them)
 FIGURES = {

@@ -7,6 +7,7 @@ from shift_core.explore import stage as explore_stage
 
 
 rule explore:
+    """Every fault placement (one per run, or every pair) on the real SHIFT code over the sim, judged by the model."""
     input:
         explore_stage.sources(),
         expectations="config/fault_expectations.yaml",
@@ -30,6 +31,7 @@ rule explore:
 
 
 rule explore_check:
+    """Fail the run when an explored cell's outcomes break config/fault_expectations.yaml."""
     input:
         expand("data/sim/explore/{mode}.json", mode=explore_stage.modes(config)),
     output:
@@ -43,6 +45,7 @@ rule explore_check:
 
 
 rule explore_manifest:
+    """The explore stage's manifest: provenance, each result's status and the stage's wall time."""
     input:
         expand("data/sim/explore/{mode}.json", mode=explore_stage.modes(config)),
     output:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .markdown import admonition, code, not_generated, table
+from .markdown import admonition, code, code_wbr, not_generated, table
 
 if TYPE_CHECKING:
     from .fragments import Renderer
@@ -101,11 +101,11 @@ def _coverage(docs: dict[str, dict[str, Any]]) -> str:
         counts = [docs[m]["coverage"][i]["runs"] for m in modes]
         first = next((docs[m]["coverage"][i]["witness"] for m in modes if docs[m]["coverage"][i]["witness"]), "")
         why = "" if any(counts) else next(docs[m]["coverage"][i]["why_unreached"] for m in modes)
-        rows.append([r["queue"], f"`{r['state']}`", f"`{r['event']}`", f"`{r['next']}`", *counts,
-                     first or f"*not reached: {why}*"])
+        rows.append([r["queue"], code_wbr(r["state"]), code_wbr(r["event"]), code_wbr(r["next"]), *counts,
+                     code_wbr(first) if first else f"*not reached: {why}*"])  # identifiers wrap: the column fits
     reached = sum(1 for row in rows if any(row[4:4 + len(modes)]))
     return (table(["queue", "state", "event", "next", *(f"runs ({m})" for m in modes),
-                   "first run taking it / why not reached"], rows)
+                   "first run taking it / why not reached"], rows, raw=True)
             + f"\n{reached} of {len(rows)} (state, event) pairs of `shift_core/shift/machine.py` reached.\n\n")
 
 
