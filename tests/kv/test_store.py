@@ -42,7 +42,7 @@ def test_private_memory_store_is_its_own_and_unregistered() -> None:
     _contract(a, a)
     a.put("k", {"v": 1})
     assert b.get("k") is None and a.url != b.url
-    assert memory_store._NAMESPACES == before
+    assert before == memory_store._NAMESPACES
 
 
 def test_memory_store_values_are_copies() -> None:
