@@ -23,7 +23,7 @@ def test_fragment_has_the_cell_and_coverage_tables(tmp_path, capsys) -> None:  #
     md = str(r.files["explore.md"])
     assert "## Single faults" in md and "| `fadd_counter` | `shift` |" in md and "| `fadd_counter` | `naive` |" in md
     assert "Every expectation **met**" in md and "## Coverage of the failover machine" in md
-    assert "| sq | `fallback` | `probe_ok` | `wait_signaled` |" in md
+    assert "| sq | <code>fallback</code> | <code>probe_<wbr>ok</code> | <code>wait_<wbr>signaled</code> |" in md
     assert "of 19 (state, event) pairs" in md and "not reached:" in md
     assert "Not generated in this run (the pair exploration runs in the full profile)" in md
     assert "`fadd_counter/shift` **error_surfaced**" in md and "```yaml\nrun: {workload: fadd_counter" in md
