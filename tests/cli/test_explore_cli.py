@@ -6,18 +6,8 @@ from __future__ import annotations
 import csv
 import json
 
-from shift_core.cli.main import main
 from shift_core.explore.report import COVERAGE_COLUMNS, ROW_COLUMNS
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli.invoke import run
 
 
 def test_explore_writes_files_and_passes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -6,17 +6,7 @@ import json
 
 import pytest
 
-from shift_core.cli.main import main
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli.invoke import run
 
 
 def test_pingpong_and_bw_write_json(tmp_path, capsys) -> None:
