@@ -111,6 +111,9 @@ int shift_route(struct shift_cq *c, struct ibv_wc *wc, int from_backup)
     }
     if (shift_is_tag(q, wc->wr_id)) {
         int ok = wc->status == IBV_WC_SUCCESS;
+        if (!ok)
+            shift_trace(q->qp->qp_num, "\"control\": \"tag_error\", \"backup\": %d, \"status\": \"%s\"",
+                        from_backup, ibv_wc_status_str(wc->status));
         if (wc->wr_id == (uintptr_t)&q->tag_probe)
             flag(q, ok ? SHIFT_EV_PROBE_OK : SHIFT_EV_PROBE_ERR);
         else if (wc->wr_id == (uintptr_t)&q->tag_notify)

@@ -454,8 +454,16 @@ static void on_handshake(struct shift_qp *q, const struct shift_handshake *m)
 
 /* ---------------------------------------------------------------- probe and switch-back (§4.3.3) */
 
+/* a control-path step in the trace (no "queue" key: not a transition): what a stalled switch-back is read from */
+static void ctl_trace(struct shift_qp *q, const char *what)
+{
+    shift_trace(q->qp->qp_num, "\"control\": \"%s\", \"sq\": \"%s\", \"rq\": \"%s\"", what,
+                shift_sq_state_names[q->core.sq_state], shift_rq_state_names[q->core.rq_state]);
+}
+
 static void probe_failed(struct shift_qp *q, const char *why)
 {
+    shift_trace(q->qp->qp_num, "\"control\": \"probe_failed\", \"why\": \"%s\"", why);
     if (q->n.probe_failures++ == 0)
         shift_log(1, "QP %u: probe failed (%s); retrying every %d ms", q->qp->qp_num, why, shift_cfg.probe_ms);
 }
@@ -498,6 +506,7 @@ static int reset_default(struct shift_qp *q)
         }
     }
     q->default_ready = 1;
+    ctl_trace(q, "reset_default");
     return 1;
 }
 
@@ -515,7 +524,11 @@ static void probe(struct shift_qp *q)
     }
     q->probe_inflight = 1;
     q->n.probes++;
+    ctl_trace(q, "probe_posted");
 }
+
+/* how many probe periods a switch-back notification may take before it counts as failed (it takes one round trip) */
+enum { NOTIFY_TIMEOUT_PROBES = 10 };
 
 /* the fence completed on the backup QP: ring the switch-back notification on the default QP */
 static void post_notify(struct shift_qp *q)
@@ -527,6 +540,12 @@ static void post_notify(struct shift_qp *q)
         return;
     }
     q->notify_inflight = 1;
+    /* rxe (and any RC NIC at rnr_retry 7) retries a request the peer cannot take forever, without an error: when
+     * the peer reset its default QP just after our probe executed there, its expected PSN is our probe's again
+     * and our notification is out of sequence for good. A deadline turns that stall into the table's
+     * DEFAULT_ERROR (back to FALLBACK, probe again later). */
+    q->notify_deadline_ns = shift_now_ns() + (uint64_t)NOTIFY_TIMEOUT_PROBES * shift_cfg.probe_ms * 1000000u;
+    ctl_trace(q, "notify_posted");
 }
 
 /* the notification landed: the withheld WRs go to the default QP -> DEFAULT */
@@ -601,11 +620,19 @@ static void handle_events(struct shift_qp *q, unsigned ev)
             step_sq(q, SHIFT_SQ_EV_PROBE_OK);
             shift_update_mode(q);
         } else if (ev & SHIFT_EV_PROBE_ERR) {
-            q->default_ready = 0; /* in ERR again: reset now, so it is connected when the peer's probe comes */
-            if (q->core.sq_state == SHIFT_SQ_FALLBACK && q->port_active)
-                reset_default(q);
+            ctl_trace(q, "probe_err");
+            q->default_ready = 0; /* the default QP is in ERR again */
+            if (q->core.rq_state == SHIFT_RQ_DEFAULT) {
+                /* our RECVs already went back to it (the peer switched back first): a reset would discard them
+                 * silently, so the receive queue fails over again instead (they are reposted on the backup) */
+                fail_over(q, IBV_WC_RETRY_EXC_ERR, 0);
+            } else if (q->core.sq_state == SHIFT_SQ_FALLBACK && q->port_active) {
+                reset_default(q); /* reset now, so it is connected when the peer's probe comes */
+            }
         }
     }
+    if (ev & SHIFT_EV_FENCE_DONE)
+        ctl_trace(q, "fence_completed");
     if ((ev & SHIFT_EV_FENCE_DONE) && q->core.sq_state == SHIFT_SQ_WAIT_DRAINED) {
         uint64_t f = atomic_load(&q->fence_end);
         if (f && shift_wrlog_retired(q->core.sq) >= f) {
@@ -613,10 +640,14 @@ static void handle_events(struct shift_qp *q, unsigned ev)
             post_notify(q);
         }
     }
-    if (ev & SHIFT_EV_NOTIFY_OK)
+    if (ev & SHIFT_EV_NOTIFY_OK) {
+        ctl_trace(q, "notify_ok");
         notify_done(q);
-    if (ev & SHIFT_EV_PEER_BACK)
+    }
+    if (ev & SHIFT_EV_PEER_BACK) {
+        ctl_trace(q, "peer_back");
         peer_switched_back(q);
+    }
 }
 
 static void qp_step(struct shift_qp *q, uint64_t now)
@@ -662,6 +693,12 @@ static void qp_step(struct shift_qp *q, uint64_t now)
     }
     if (ev & SHIFT_EV_PORT)
         q->port_active = 0;
+    if (q->notify_inflight && now >= q->notify_deadline_ns) {
+        ctl_trace(q, "notify_timeout");
+        ev |= SHIFT_EV_NOTIFY_ERR;
+    }
+    if (ev & SHIFT_EV_NOTIFY_ERR)
+        ctl_trace(q, "notify_err");
     if (atomic_load(&q->failing) || (ev & (SHIFT_EV_DEFAULT_FAILED | SHIFT_EV_NOTIFY_ERR))) {
         trig = 1;
         status = atomic_load(&q->failing) ? q->fail_status : IBV_WC_GENERAL_ERR;

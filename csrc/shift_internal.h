@@ -188,6 +188,7 @@ struct shift_qp {
     /* probe and switch-back */
     int probe_inflight, notify_inflight;
     uint64_t next_probe_ns, next_port_ns;
+    uint64_t notify_deadline_ns; /* the notification has not completed by then: the default path failed again */
     int port_active;
     int fo_s, fo_r; /* counted in scq->nfo / rcq->nfo (this QP has that queue on the backup path) */
     /* the peer's rkey -> backup rkey (KV, cached) */

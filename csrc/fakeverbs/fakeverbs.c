@@ -8,7 +8,8 @@
  * Model (see fakeverbs.h for the fault API): devices pair into links by name; every QP connected to a QP on
  * the other end of its link. A "wire" thread executes send queues in order, one WQE at a time, under one
  * fabric mutex: PSNs (a retransmitted request the responder already executed is acknowledged, not executed
- * again -- RC duplicate detection; a READ is re-executed), rkey/lkey checks against registered MRs,
+ * again -- RC duplicate detection; a READ is re-executed; a PSN ahead of the expected one is NAKed and resent,
+ * never executed), rkey/lkey checks against registered MRs,
  * the responder QP's access flags, receive-WQE consumption for SEND / WRITE_WITH_IMM (RNR: retried forever), retries every
  * FAKEVERBS_ATTEMPT_US (default 1000) up to retry_cnt+1 attempts (retry_cnt 7 retries forever, as rxe does),
  * then RETRY_EXC_ERR; a QP in error flushes every outstanding WQE (FLUSH_ERR, signaled or not, as rxe does).
@@ -1223,6 +1224,13 @@ static uint64_t wire_pass(uint64_t now, int *progress)
         if (fault == FAKEVERBS_BLACKHOLE || fault == FAKEVERBS_DOWN || !d ||
             (d->qpx.qp_base.state != IBV_QPS_RTR && d->qpx.qp_base.state != IBV_QPS_RTS)) {
             F.stats.dropped++;
+            attempt_failed(q, w, now);
+            continue;
+        }
+        if (w->psn > d->epsn) {
+            /* a PSN beyond the one the responder expects (it was reset to an earlier PSN): RC answers with a
+             * sequence-error NAK and the requester resends the same PSN, so the request never executes */
+            F.stats.out_of_sequence++;
             attempt_failed(q, w, now);
             continue;
         }

@@ -26,6 +26,7 @@ struct fakeverbs_stats {
     uint64_t duplicates; /* retransmitted requests the responder recognised (PSN) and did not re-execute */
     uint64_t dropped;    /* request attempts lost to a fault or to a responder QP not ready */
     uint64_t rnr;        /* SEND attempts that found no receive WQE (retried) */
+    uint64_t out_of_sequence; /* request attempts NAKed for a PSN ahead of the responder's (retried) */
 };
 void fakeverbs_get_stats(struct fakeverbs_stats *out);
 

@@ -78,6 +78,10 @@ _INLINE = int(ibv_send_flags.IBV_SEND_INLINE)
 _OK = ibv_wc_status.IBV_WC_SUCCESS
 _FLUSH = ibv_wc_status.IBV_WC_WR_FLUSH_ERR
 _NOTIFY_IMM = 0x5348_4654  # "SHFT": the switch-back notification's immediate
+#: probe intervals a switch-back notification may take before the default path counts as failed again: it takes one
+#: round trip, but a peer that reset its default QP just after our probe executed there expects the probe's PSN
+#: again, and RC resends our notification, out of sequence, forever without an error (seen on rxe)
+NOTIFY_TIMEOUT_PROBES = 10
 
 
 @dataclass(slots=True)
@@ -147,6 +151,7 @@ class ShiftQP:
         self.hs_awaiting = False
         self.withheld: list[AppSend] = []
         self.fence_seq: int | None = None
+        self.notify_deadline_ns: int | None = None  #: while the switch-back notification is in flight
         self.probe_inflight = False
         self.next_probe_ns = 0
         self.log_pending = False
@@ -436,10 +441,14 @@ class ShiftQP:
             self._second_failure(f"backup path error {ibv_wc_status(wc.status).name} on QP {wc.qp_num}")
             return
         if post.kind is PostKind.PROBE:
-            # the default QP is in ERR again: reset it now, so it is connected when the peer's probe comes
-            # (both sides probe; a QP left in ERR until our next interval would drop the peer's probe)
             self.probe_inflight = False
-            if self.sq_state is SQState.FALLBACK and not self.lib.default_port_failed:
+            if self.rq_state is RQState.DEFAULT:
+                # our RECVs already went back to the default QP (the peer switched back first): a reset would
+                # drop them, so the receive queue fails over again instead (they are reposted on the backup)
+                self._default_path_failed(ibv_wc_status(wc.status))
+            elif self.sq_state is SQState.FALLBACK and not self.lib.default_port_failed:
+                # the default QP is in ERR again: reset it now, so it is connected when the peer's probe comes
+                # (both sides probe; a QP left in ERR until our next interval would drop the peer's probe)
                 self._reset_default(drain=False)
             return
         if post.kind is PostKind.NOTIFY_RECV or self._failing:
@@ -506,6 +515,7 @@ class ShiftQP:
             else:  # WAIT_SIGNALED / WAIT_DRAINED: the default path failed again during the switch-back
                 self._step_sq(SQEvent.DEFAULT_ERROR)
                 self.fence_seq = None
+                self.notify_deadline_ns = None
                 self.withheld.clear()
             self.resubmit_pending = True
             if not by_peer:
@@ -673,6 +683,9 @@ class ShiftQP:
             return
         if self.lib.default_port_failed and self.sq_state in (SQState.WAIT_SIGNALED, SQState.WAIT_DRAINED):
             self._default_path_failed(ibv_wc_status.IBV_WC_GENERAL_ERR)  # the recovered port failed again
+        if (self.sq_state is SQState.WAIT_DRAINED and self.notify_deadline_ns is not None
+                and self.lib.now() >= self.notify_deadline_ns):
+            self._default_path_failed(ibv_wc_status.IBV_WC_GENERAL_ERR)  # the notification never completed
         msg = Handshake.unpack(self.mbox.read(MAILBOX_BYTES))
         if msg.number > self.hs_seen:
             self._on_handshake(msg)
@@ -752,6 +765,7 @@ class ShiftQP:
             mbox = self._peer_region("mbox")
             self._post_internal(False, PostKind.NOTIFY, W.IBV_WR_RDMA_WRITE_WITH_IMM,
                                 remote=(mbox["addr"], mbox["rkey"]), signaled=True, imm=_NOTIFY_IMM)
+            self.notify_deadline_ns = self.lib.now() + NOTIFY_TIMEOUT_PROBES * self.lib.probe_interval_ns
         except (KVUnavailable, ShiftRDMAError):
             self._default_path_failed(ibv_wc_status.IBV_WC_GENERAL_ERR)
 
@@ -759,6 +773,7 @@ class ShiftQP:
         """The notification landed: ring the doorbell for the withheld WRs on the default QP -> Default."""
         if self.sq_state is not SQState.WAIT_DRAINED:
             return
+        self.notify_deadline_ns = None
         held, self.withheld = self.withheld, []
         self._step_sq(SQEvent.FENCE_DONE)
         self.lib.record.switch_backs += 1

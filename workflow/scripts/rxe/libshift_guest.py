@@ -206,7 +206,11 @@ def perftest_result(tool: str, strategy: str, site: str, lines: list[tuple[float
            "gbps_during_fault": round(sum(s["gbps"] for s in during) / len(during), 4) if during else 0.0,
            "gbps_after_recovery": round(sum(s["gbps"] for s in after) / len(after), 4) if after else 0.0}
     res.update(on_backup(samples, steps))
-    res["survived"] = died_at is None and res["gbps_after_recovery"] > 0
+    # a stream that stalls after the repair (one report with traffic, then zeros) has not survived: its last
+    # report, well after the repair, must still carry iterations
+    last = samples[-1] if samples else None
+    res["running_at_end"] = bool(last and last["iters"] > 0 and last["t_s"] > state["recover"] + 3.0)
+    res["survived"] = died_at is None and res["gbps_after_recovery"] > 0 and res["running_at_end"]
     res["switched_back"] = any(t["event"] == "FENCE_DONE" and t["t_s"] > state["recover"] for t in steps)
     res["failed_over"] = any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps)
     return res, "\n".join(text)
@@ -317,6 +321,26 @@ def part_counted() -> dict[str, Any]:
 
 
 # -- ibv_rc_pingpong -------------------------------------------------------------------------------------------
+DEVICES = {"primary": ("rxe_p0", "rxe_p1"), "backup": ("rxe_b0", "rxe_b1")}
+
+
+def rxe_packets() -> dict[str, int | None]:
+    """Packets each rxe device has received (its hw counter ``rcvd_pkts``; None where the kernel has none)."""
+    out: dict[str, int | None] = {}
+    for dev in (*DEVICES["primary"], *DEVICES["backup"]):
+        p = Path(f"/sys/class/infiniband/{dev}/ports/1/hw_counters/rcvd_pkts")
+        out[dev] = int(p.read_text()) if p.is_file() else None
+    return out
+
+
+def packets_between(a: dict[str, int | None], b: dict[str, int | None]) -> dict[str, int | None]:
+    """Packets received per path (primary / backup devices) between two ``rxe_packets`` samples."""
+    def delta(devs: tuple[str, ...]) -> int | None:
+        d = [(a.get(x), b.get(x)) for x in devs]
+        return None if any(x is None or y is None for x, y in d) else sum(y - x for x, y in d)  # type: ignore[operator]
+    return {path: delta(devs) for path, devs in DEVICES.items()}
+
+
 def pingpong(strategy: str, iters: int) -> dict[str, Any]:
     tag = f"pingpong-{strategy}"
     env = {**os.environ, **(shift_env(tag) if strategy == "shift" else {})}
@@ -328,7 +352,13 @@ def pingpong(strategy: str, iters: int) -> dict[str, Any]:
                            stderr=subprocess.STDOUT, text=True, env=env)
     t0, state = time.time(), {}
     first_exit = None
+    pkts: dict[str, dict[str, int | None]] = {}  #: counters 1 s after the fault and just before the repair
     while (cli.poll() is None or srv.poll() is None) and time.time() - t0 < 150:
+        now = time.time() - t0
+        if "fault" in state and "from" not in pkts and now >= state["fault"] + 1.0:
+            pkts["from"] = rxe_packets()
+        if "from" in pkts and "to" not in pkts and now >= RECOVER_AT - 0.3:
+            pkts["to"] = rxe_packets()
         in_fault_window(t0, PINGPONG_SITE, state)
         if first_exit is None and (cli.poll() is not None or srv.poll() is not None):
             first_exit = time.time()
@@ -351,6 +381,7 @@ def pingpong(strategy: str, iters: int) -> dict[str, Any]:
             "seconds": round(time.time() - t0, 2), "running_at_fault": running_at_fault,
             "completed_iters": [int(x[0]) for x in m], "buffer_invalid": "invalid data" in out,
             "transitions": steps, "output": out[-2500:],
+            "packets_during_fault": packets_between(pkts["from"], pkts["to"]) if "to" in pkts else None,
             "switched_back": any(t["event"] == "FENCE_DONE" for t in steps),
             "failed_over": any(t["event"] in ("ERROR_SAFE", "PEER_FALLBACK") for t in steps)}
 
@@ -460,6 +491,9 @@ def run_all(out: Path) -> dict[str, Any]:
             res["status"] = "failed"
         res[name]["seconds"] = round(time.monotonic() - t, 1)
         log(f"{name}: {res[name].get('status')} in {res[name]['seconds']} s")
+    for trace in Path("/tmp").glob("shift-trace-*.jsonl"):  # libshift's transitions and control steps, per run
+        LOGS.mkdir(exist_ok=True)
+        shutil.copy(trace, LOGS / trace.name)
     if LOGS.is_dir():
         shutil.copytree(LOGS, out / "libshift-logs", dirs_exist_ok=True)
     return res
@@ -504,7 +538,7 @@ def summary(part: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for run in part.get("perftest", {}).get("runs", []):
         key = f"{run['tool']}_{run['site']}_{run['strategy']}"
-        out[key] = {k: run[k] for k in ("survived", "failed_over", "switched_back", "client_exit_s",
+        out[key] = {k: run[k] for k in ("survived", "running_at_end", "failed_over", "switched_back", "client_exit_s",
                                         "gbps_during_fault", "gbps_after_recovery", "iters_on_backup",
                                         "gbps_on_backup")}
     for run in part.get("counted", {}).get("runs", []):
