@@ -135,3 +135,29 @@ def test_probe_whose_reset_fails_is_retried_not_raised() -> None:
     assert [(w.wr_id, w.ok) for w in wcs] == [(i, True) for i in range(N)]  # ... and the app never saw it
     assert [u64(mrb.read(8, N * SIZE + i * SIZE)) for i in range(N)] == [tag(2, i) for i in range(N)]
     assert la.record.switch_backs >= 1 and qa.sq_state is SQState.DEFAULT  # switched back once the route returned
+
+
+def test_a_notification_that_never_completes_is_a_default_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peer reset its default QP just after our probe executed there (seen on rxe): it expects the probe's PSN
+    again, and RC resends our notification, out of sequence, forever without an error. After
+    NOTIFY_TIMEOUT_PROBES probe intervals the default path counts as failed again (DEFAULT_ERROR, back to the
+    backup), and a later probe switches back; every message arrives once."""
+    from shift_core.shift import qp as qp_mod
+
+    real = qp_mod.ShiftQP._post_notify
+    lost: list[int] = []
+
+    def lose_the_first(self: Any) -> None:  # as if posted, but it never completes (nor errors)
+        if lost:
+            real(self)
+            return
+        lost.append(self.qp_num)
+        self.notify_deadline_ns = self.lib.now() + qp_mod.NOTIFY_TIMEOUT_PROBES * self.lib.probe_interval_ns
+
+    monkeypatch.setattr(qp_mod.ShiftQP, "_post_notify", lose_the_first)
+    res, v, _ = run("send_recv", "shift", flap("h0.nic0"), n=600, pace_ns=200_000, after=5)
+    assert lost, "no notification was posted: the run never reached the switch-back"
+    seq = [t.event for t in res.records["A"].transitions if t.queue == "sq"]
+    assert seq[:4] == ["error_safe", "probe_ok", "fence_posted", "default_error"], seq
+    assert seq[-2:] == ["fence_posted", "fence_done"], seq
+    assert v.outcome == "correct" and res.ledger.consumed == res.ledger.expected
