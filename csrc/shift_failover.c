@@ -364,6 +364,8 @@ static void fail_over(struct shift_qp *q, enum ibv_wc_status status, int by_peer
         q->hs_awaiting = 1;
 }
 
+enum { FILLER_SIGNAL_EVERY = 16 }; /* a signaled filler frees the slots of the unsignaled ones before it */
+
 /* WQ rewind onto the backup QP, skipping what the peer's receive counter shows as received (qp.py _resubmit) */
 static void resubmit(struct shift_qp *q)
 {
@@ -398,22 +400,36 @@ static void resubmit(struct shift_qp *q)
                          ")", q->qp->qp_num, n, q->peer_counter);
         }
     }
-    q->resubmit_pending = 0;
+    /* fillers first (RC order: they consume the peer's stale WQEs before any resent SEND arrives), then the
+     * records. The peer may have more stale WQEs than our backup send queue has slots (its whole receive queue
+     * after a second failover): a full queue (ENOMEM) defers the rest to a later control step, when completions
+     * have freed it -- every FILLER_SIGNAL_EVERY-th filler and the last are signaled so they do. Until it is all
+     * posted the rewind stays pending, so the application's new WRs wait behind it (withheld). */
     need = q->peer_stale_total > q->fillers_sent ? q->peer_stale_total - q->fillers_sent : 0;
-    for (uint64_t i = 0; i < need; i++) {
-        int rc = post_internal(q, 1, IBV_WR_SEND, &q->tag_internal, 0, 0, 0, NULL, 0, 0);
+    q->resubmit_deferred = 0;
+    for (; need; need--) {
+        int sig = need == 1 || (q->fillers_sent + 1) % FILLER_SIGNAL_EVERY == 0;
+        int rc = post_internal(q, 1, IBV_WR_SEND, &q->tag_internal, sig, 0, 0, NULL, 0, 0);
+        if (rc == ENOMEM) {
+            q->resubmit_deferred = 1;
+            return;
+        }
         if (rc) {
             second_failure_rc(q, "cannot post a filler on the backup QP", rc);
             return;
         }
+        q->fillers_sent++;
+        q->n.fillers++;
     }
-    q->fillers_sent += need;
-    q->n.fillers += need;
     if (q->posted_upto < sq->tail)
         q->posted_upto = sq->tail;
     cur.seq = q->posted_upto;
     while ((r = shift_wrlog_replay_next(sq, &cur))) {
         int rc = shift_post_record(q, r, 1);
+        if (rc == ENOMEM) {
+            q->resubmit_deferred = 1;
+            return;
+        }
         if (rc) {
             second_failure_rc(q, "cannot repost a WR on the backup QP", rc);
             return;
@@ -421,6 +437,7 @@ static void resubmit(struct shift_qp *q)
         q->posted_upto = cur.seq;
         q->n.replayed++;
     }
+    q->resubmit_pending = 0;
     shift_log(1, "QP %u: failed over to backup QP %u on %s (%" PRIu64 " fillers, %" PRIu64 " WRs reposted so far)",
               q->qp->qp_num, q->bqp->qp_num, q->sc->backup_name, need, q->n.replayed);
 }
@@ -736,6 +753,8 @@ static void qp_step(struct shift_qp *q, uint64_t now)
         handle_events(q, ev);
         ev = 0;
     }
+    if (!failed(q) && q->resubmit_deferred && q->resubmit_pending && q->have_peer_counter)
+        resubmit(q); /* the rest of a rewind the backup send queue had no room for */
     if (!failed(q) && atomic_load(&q->mode) != SHIFT_MODE_PASS && q->core.sq_state == SHIFT_SQ_FALLBACK &&
         !q->resubmit_pending && !q->probe_inflight && q->port_active && now >= q->next_probe_ns)
         probe(q);

@@ -187,6 +187,7 @@ struct shift_qp {
     _Atomic uint64_t fence_end; /* 0, or sequence number + 1 of the fence WR */
     /* probe and switch-back */
     int probe_inflight, notify_inflight;
+    int resubmit_deferred; /* the rewind stopped at a full backup send queue: resubmit() again later */
     uint64_t next_probe_ns, next_port_ns;
     uint64_t notify_deadline_ns; /* the notification has not completed by then: the default path failed again */
     int port_active;
